@@ -1,0 +1,147 @@
+//! The application: everything `serve` starts, built so tests can start it on a random port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::store::{self, Pool};
+use crate::telemetry::PathOnlyRootSpan;
+use crate::tls::certs;
+
+/// What every request handler shares.
+pub struct AppState {
+    /// Validated settings.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub pool: Pool,
+    /// The bank registry.
+    pub registry: Arc<Registry>,
+}
+
+/// A built, bound, not yet awaited Passerelle server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Loads the registry, opens and migrates the database, makes sure the TPP certificates
+    /// exist, and binds the listener. Every failure names its culprit.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        prepare_certificates(&config)?;
+        let sandbox = config.sandbox_listen.map(|a| a.to_string());
+        let registry = Registry::load(&config.bank_registry, sandbox.as_deref())?;
+        let pool = open_database(&config)?;
+        let listener = TcpListener::bind(config.listen)
+            .with_context(|| format!("PASSERELLE_LISTEN: cannot listen on {}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            config: Arc::new(config),
+            pool,
+            registry: Arc::new(registry),
+        });
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                    let call = srv.call(req);
+                    async move {
+                        let mut response = call.await?;
+                        if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            response
+                                .headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::<PathOnlyRootSpan>::new())
+                .app_data(shared.clone())
+                .configure(crate::api::routes)
+        })
+        .listen(listener)
+        .context("PASSERELLE_LISTEN: cannot start the HTTP server")?
+        // SIGTERM/SIGINT stop accepting, then let requests in flight finish.
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use its pool and registry).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the pool and applies pending migrations.
+pub fn open_database(config: &Config) -> anyhow::Result<Pool> {
+    let pool = store::connect(&config.database_url)?;
+    let mut conn = pool.get().context("database pool")?;
+    let applied = store::run_migrations(&mut conn)?;
+    if applied > 0 {
+        tracing::info!(
+            applied,
+            backend = config.database_url.backend_name(),
+            "migrations applied"
+        );
+    }
+    Ok(pool)
+}
+
+/// With the default certificate paths, generates development certificates on first start;
+/// with configured paths, insists that each file exists.
+fn prepare_certificates(config: &Config) -> anyhow::Result<()> {
+    let paths = &config.certs;
+    if paths.defaults {
+        let dir = config.data_dir.join("certs");
+        if !certs::dev_certs_present(&dir) {
+            tracing::info!(dir = %dir.display(), "generating development certificates");
+        }
+        let options = certs::DevCertOptions {
+            organization_identifier: config.client_id.clone(),
+            ..certs::DevCertOptions::default()
+        };
+        certs::ensure_dev_certs(&dir, &options).with_context(|| {
+            format!(
+                "cannot create development certificates in {}",
+                dir.display()
+            )
+        })?;
+        return Ok(());
+    }
+    for (key, path) in [
+        ("PASSERELLE_QWAC_CERT", &paths.qwac_cert),
+        ("PASSERELLE_QWAC_KEY", &paths.qwac_key),
+        ("PASSERELLE_QSEAL_CERT", &paths.qseal_cert),
+        ("PASSERELLE_QSEAL_KEY", &paths.qseal_key),
+        ("PASSERELLE_CA_CERT", &paths.ca_cert),
+    ] {
+        if !path.is_file() {
+            anyhow::bail!("{key}: certificate file {} not found", path.display());
+        }
+    }
+    Ok(())
+}

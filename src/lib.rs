@@ -1,0 +1,13 @@
+//! Passerelle: a self-hostable PSD2 open-banking aggregator (AISP/PISP) over the STET API.
+//!
+//! The module tree follows the data flow of `DESIGN.md`: `registry` and `config` at the edge,
+//! `api` for budgeting apps, `store` for persistence, `httpsig` and `tls` towards the banks.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod httpsig;
+pub mod registry;
+pub mod store;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,176 @@
+//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use passerelle::app::{self, Application};
+use passerelle::config::Config;
+use passerelle::registry::Registry;
+use passerelle::tls::certs;
+use passerelle::{api, telemetry};
+
+/// Passerelle, a self-hostable PSD2 open-banking aggregator.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the HTTP server (the default).
+    Serve,
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Lists the banks in the registry.
+    Banks {
+        /// Prints JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Certificate tools.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+    /// API key management.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Generates a local test CA, QWAC and QSEAL certificates and a sandbox server certificate.
+    Dev {
+        /// The folder to write `ca.pem`, `qwac.pem`, `qwac.key`, `qseal.pem`, … into.
+        #[arg(long)]
+        out: PathBuf,
+        /// The PSD2 organisation identifier to put in the subjects.
+        #[arg(long, default_value = passerelle::config::DEV_CLIENT_ID)]
+        organization_identifier: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Creates an API client and prints its key once; only a hash is stored.
+    Create {
+        /// The API client's name (the budgeting app).
+        #[arg(long)]
+        name: String,
+        /// A redirect URL prefix the client may send users back to (repeatable).
+        #[arg(long = "redirect-url")]
+        redirect_urls: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming the culprit: the whole cause chain, colon-separated.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(Config::load()?),
+        Command::Migrate => {
+            let config = Config::load()?;
+            telemetry::init(config.log_format);
+            app::open_database(&config)?;
+            println!(
+                "migrations applied ({})",
+                config.database_url.backend_name()
+            );
+            Ok(())
+        }
+        Command::Banks { json } => {
+            let config = Config::load()?;
+            let sandbox = config.sandbox_listen.map(|a| a.to_string());
+            let registry = Registry::load(&config.bank_registry, sandbox.as_deref())?;
+            print_banks(&registry, json)
+        }
+        Command::Certs {
+            command:
+                CertsCommand::Dev {
+                    out,
+                    organization_identifier,
+                },
+        } => {
+            let options = certs::DevCertOptions {
+                organization_identifier,
+                ..certs::DevCertOptions::default()
+            };
+            let paths = certs::generate_dev_certs(&out, &options)
+                .with_context(|| format!("cannot generate certificates in {}", out.display()))?;
+            println!("development certificates written to {}", out.display());
+            println!("{paths:#?}");
+            Ok(())
+        }
+        Command::Apikey {
+            command:
+                ApikeyCommand::Create {
+                    name,
+                    redirect_urls,
+                },
+        } => {
+            let config = Config::load()?;
+            let pool = app::open_database(&config)?;
+            let mut conn = pool.get().context("database pool")?;
+            let (client, key) =
+                api::auth::create_client_with_key(&mut conn, &name, &redirect_urls)?;
+            println!("API client {} ({})", client.name, client.id);
+            println!("API key (shown once, store it now): {key}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let public_url = config.public_url.clone();
+        let application = Application::build(config).await?;
+        tracing::info!(port = application.port(), "Passerelle is listening");
+        println!("Passerelle is running: {public_url}");
+        application.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
+    if json {
+        let banks: Vec<_> = registry.banks().collect();
+        println!("{}", serde_json::to_string_pretty(&banks)?);
+        return Ok(());
+    }
+    println!(
+        "{:<46} {:<6} {:<18} {:<8} NAME",
+        "ID", "CODE", "BRAND", "PROTOCOL"
+    );
+    for bank in registry.banks() {
+        println!(
+            "{:<46} {:<6} {:<18} {:<8} {}{}",
+            bank.id.as_str(),
+            bank.bank_code.as_str(),
+            bank.brand,
+            format!("stet {}", bank.protocol_version.as_str()),
+            bank.name,
+            if bank.sandbox { " [sandbox]" } else { "" }
+        );
+    }
+    Ok(())
+}

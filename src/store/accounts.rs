@@ -1,0 +1,95 @@
+//! Accounts seen through a connection, keyed by the bank's account key (the IBAN at BPCE).
+
+use diesel::prelude::*;
+
+use super::models::AccountRow;
+use super::schema::{accounts, connections, users};
+use super::DbConnection;
+
+/// Inserts the account, or refreshes the bank-side fields of the one with the same
+/// `(connection_id, account_key)`, keeping its Passerelle id. Returns the stored row.
+pub fn upsert(conn: &mut DbConnection, row: &AccountRow) -> QueryResult<AccountRow> {
+    conn.transaction(|conn| {
+        let existing = accounts::table
+            .filter(accounts::connection_id.eq(&row.connection_id))
+            .filter(accounts::account_key.eq(&row.account_key))
+            .select(AccountRow::as_select())
+            .first(conn)
+            .optional()?;
+        match existing {
+            None => {
+                diesel::insert_into(accounts::table)
+                    .values(row)
+                    .execute(conn)?;
+                Ok(row.clone())
+            }
+            Some(old) => {
+                diesel::update(accounts::table.find(&old.id))
+                    .set((
+                        accounts::bank_resource_id.eq(&row.bank_resource_id),
+                        accounts::iban.eq(&row.iban),
+                        accounts::iban_valid.eq(row.iban_valid),
+                        accounts::name.eq(&row.name),
+                        accounts::currency.eq(&row.currency),
+                        accounts::cash_account_type.eq(&row.cash_account_type),
+                        accounts::usage.eq(&row.usage),
+                        accounts::product.eq(&row.product),
+                        accounts::status.eq(&row.status),
+                        accounts::updated_at.eq(row.updated_at),
+                    ))
+                    .execute(conn)?;
+                Ok(AccountRow {
+                    id: old.id,
+                    created_at: old.created_at,
+                    ..row.clone()
+                })
+            }
+        }
+    })
+}
+
+/// The account with this id, whoever owns it (internal callers only).
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The account with this id if it belongs to `api_client_id`.
+pub fn find_for_client(
+    conn: &mut DbConnection,
+    id: &str,
+    api_client_id: &str,
+) -> QueryResult<Option<AccountRow>> {
+    accounts::table
+        .inner_join(connections::table.inner_join(users::table))
+        .filter(accounts::id.eq(id))
+        .filter(users::api_client_id.eq(api_client_id))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A connection's accounts, in a stable order.
+pub fn list_for_connection(
+    conn: &mut DbConnection,
+    connection_id: &str,
+) -> QueryResult<Vec<AccountRow>> {
+    accounts::table
+        .filter(accounts::connection_id.eq(connection_id))
+        .order(accounts::account_key.asc())
+        .select(AccountRow::as_select())
+        .load(conn)
+}
+
+/// Every account of a user, across their connections.
+pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<AccountRow>> {
+    accounts::table
+        .inner_join(connections::table)
+        .filter(connections::user_id.eq(user_id))
+        .order((accounts::connection_id.asc(), accounts::account_key.asc()))
+        .select(AccountRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,48 @@
+//! Balance snapshots, one per account, balance type and bank calendar day.
+
+use diesel::prelude::*;
+
+use super::models::BalanceRow;
+use super::schema::balances;
+use super::DbConnection;
+
+/// Stores the snapshot, replacing the one for the same account, type and day (a later fetch the
+/// same day wins; earlier days stay as history).
+pub fn upsert(conn: &mut DbConnection, row: &BalanceRow) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::delete(
+            balances::table
+                .filter(balances::account_id.eq(&row.account_id))
+                .filter(balances::balance_type.eq(&row.balance_type))
+                .filter(balances::as_of_day.eq(row.as_of_day)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(balances::table)
+            .values(row)
+            .execute(conn)
+            .map(drop)
+    })
+}
+
+/// The newest snapshot of each balance type of an account.
+pub fn latest(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<BalanceRow>> {
+    let rows = history(conn, account_id)?;
+    let mut latest: Vec<BalanceRow> = Vec::new();
+    // History is ordered newest day first, so the first row of each type is its latest.
+    for row in rows {
+        if !latest.iter().any(|b| b.balance_type == row.balance_type) {
+            latest.push(row);
+        }
+    }
+    latest.sort_by(|a, b| a.balance_type.cmp(&b.balance_type));
+    Ok(latest)
+}
+
+/// Every snapshot of an account, newest day first.
+pub fn history(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<BalanceRow>> {
+    balances::table
+        .filter(balances::account_id.eq(account_id))
+        .order((balances::as_of_day.desc(), balances::balance_type.asc()))
+        .select(BalanceRow::as_select())
+        .load(conn)
+}

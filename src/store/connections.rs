@@ -1,0 +1,178 @@
+//! Bank connections: one user at one bank, its status, consent lifetime and refresh lease.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::ConnectionRow;
+use super::schema::{connections, users};
+use super::{now, DbConnection};
+
+/// Stores a new connection.
+pub fn insert(conn: &mut DbConnection, row: &ConnectionRow) -> QueryResult<()> {
+    diesel::insert_into(connections::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The connection with this id, whoever owns it (for internal callers only).
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ConnectionRow>> {
+    connections::table
+        .find(id)
+        .select(ConnectionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The connection with this id if it belongs to `api_client_id`; another tenant's connection is
+/// indistinguishable from a missing one.
+pub fn find_for_client(
+    conn: &mut DbConnection,
+    id: &str,
+    api_client_id: &str,
+) -> QueryResult<Option<ConnectionRow>> {
+    connections::table
+        .inner_join(users::table)
+        .filter(connections::id.eq(id))
+        .filter(users::api_client_id.eq(api_client_id))
+        .select(ConnectionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A user's connections, oldest first.
+pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<ConnectionRow>> {
+    connections::table
+        .filter(connections::user_id.eq(user_id))
+        .order((connections::created_at.asc(), connections::id.asc()))
+        .select(ConnectionRow::as_select())
+        .load(conn)
+}
+
+/// Every named state change of a connection; each becomes one changeset.
+#[derive(Debug, Clone)]
+pub enum ConnectionUpdate {
+    /// The PSU passed SCA and the tokens are stored.
+    Authorized {
+        /// When the SCA happened.
+        sca_at: NaiveDateTime,
+        /// SCA + 180 days.
+        consent_expires_at: NaiveDateTime,
+        /// Scopes the bank granted, space-separated.
+        scopes: String,
+    },
+    /// The consent is in force and data can be read.
+    Activated,
+    /// The bank refused the refresh token; the PSU must pass SCA again.
+    ReauthRequired,
+    /// The connection was revoked by the app or the PSU.
+    Revoked,
+    /// Something failed; `code` is the stable error code shown to the app.
+    Failed {
+        /// Stable error code.
+        code: String,
+    },
+    /// A sync finished.
+    Synced {
+        /// When it finished.
+        at: NaiveDateTime,
+    },
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = connections)]
+struct ConnectionChangeset {
+    status: Option<String>,
+    scopes: Option<String>,
+    sca_at: Option<Option<NaiveDateTime>>,
+    consent_expires_at: Option<Option<NaiveDateTime>>,
+    last_synced_at: Option<Option<NaiveDateTime>>,
+    error_code: Option<Option<String>>,
+    updated_at: NaiveDateTime,
+}
+
+impl From<ConnectionUpdate> for ConnectionChangeset {
+    fn from(update: ConnectionUpdate) -> Self {
+        let mut set = ConnectionChangeset {
+            status: None,
+            scopes: None,
+            sca_at: None,
+            consent_expires_at: None,
+            last_synced_at: None,
+            error_code: None,
+            updated_at: now(),
+        };
+        match update {
+            ConnectionUpdate::Authorized {
+                sca_at,
+                consent_expires_at,
+                scopes,
+            } => {
+                set.sca_at = Some(Some(sca_at));
+                set.consent_expires_at = Some(Some(consent_expires_at));
+                set.scopes = Some(scopes);
+                set.error_code = Some(None);
+            }
+            ConnectionUpdate::Activated => {
+                set.status = Some("active".into());
+                set.error_code = Some(None);
+            }
+            ConnectionUpdate::ReauthRequired => set.status = Some("reauth_required".into()),
+            ConnectionUpdate::Revoked => set.status = Some("revoked".into()),
+            ConnectionUpdate::Failed { code } => {
+                set.status = Some("error".into());
+                set.error_code = Some(Some(code));
+            }
+            ConnectionUpdate::Synced { at } => set.last_synced_at = Some(Some(at)),
+        }
+        set
+    }
+}
+
+/// Applies one named change to a connection; returns the rows touched (0 if it is gone).
+pub fn update(conn: &mut DbConnection, id: &str, change: ConnectionUpdate) -> QueryResult<usize> {
+    diesel::update(connections::table.find(id))
+        .set(ConnectionChangeset::from(change))
+        .execute(conn)
+}
+
+/// Takes the connection's refresh lease for `owner` until `until`, unless someone else holds a
+/// live one. The single conditional UPDATE makes it atomic on both backends, so two workers never
+/// spend the same refresh token.
+pub fn try_acquire_lease(
+    conn: &mut DbConnection,
+    id: &str,
+    owner: &str,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let at = now();
+    let taken = diesel::update(
+        connections::table.find(id).filter(
+            connections::lease_until
+                .is_null()
+                .or(connections::lease_until.lt(at))
+                .or(connections::lease_owner.eq(owner)),
+        ),
+    )
+    .set((
+        connections::lease_owner.eq(Some(owner)),
+        connections::lease_until.eq(Some(until)),
+    ))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Gives the lease back, if `owner` still holds it.
+pub fn release_lease(conn: &mut DbConnection, id: &str, owner: &str) -> QueryResult<()> {
+    diesel::update(
+        connections::table
+            .find(id)
+            .filter(connections::lease_owner.eq(owner)),
+    )
+    .set((
+        connections::lease_owner.eq(None::<String>),
+        connections::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+    .map(drop)
+}

@@ -1,0 +1,264 @@
+//! Storage: one Diesel code path over SQLite (the embedded default) and PostgreSQL.
+//!
+//! The backend is picked from the URL scheme by [`DatabaseUrl`]; anything else is refused with an
+//! error that names the setting. Queries are plain functions taking `&mut DbConnection`, one file
+//! per table group; the few statements that differ per backend sit in a `match` next to their twin.
+
+pub mod models;
+pub mod schema;
+
+pub mod accounts;
+pub mod api_clients;
+pub mod audit;
+pub mod balances;
+pub mod connections;
+pub mod consents;
+pub mod jobs;
+pub mod payments;
+pub mod quota;
+pub mod sca_challenges;
+pub mod sync_runs;
+pub mod tokens;
+pub mod transactions;
+pub mod users;
+pub mod vault;
+pub mod webhooks;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Timelike, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// The SQLite migrations, embedded in the binary.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The PostgreSQL migrations, embedded in the binary (same version names as SQLite's).
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend the configured URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL, for production and scale-out.
+    Pg(PgConnection),
+    /// SQLite, the embedded single-process default.
+    Sqlite(SqliteConnection),
+}
+
+/// A pool of [`DbConnection`]s.
+pub type Pool = r2d2::Pool<DbManager>;
+/// A connection checked out of the [`Pool`].
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names no supported backend.
+    #[error("PASSERELLE_DATABASE_URL: unsupported scheme in `{0}` (expected sqlite://, postgres:// or postgresql://)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database {url}: {message}")]
+    Connect {
+        /// The URL with any password masked.
+        url: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// No connection could be taken from the pool in time.
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A query failed.
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// A migration failed; it was rolled back.
+    #[error("database migration failed (rolled back): {0}")]
+    Migration(String),
+    /// A blocking store task was cancelled.
+    #[error("database task cancelled")]
+    Cancelled,
+}
+
+/// A parsed `PASSERELLE_DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://path` (relative) or `sqlite:///absolute/path`.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, kept whole for libpq.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL, refusing any scheme but `sqlite`, `postgres` and `postgresql`.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// Which backend this URL selects, for logs and `/readyz`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    fn establish(&self) -> Result<DbConnection, StoreError> {
+        let fail = |e: &dyn fmt::Display| StoreError::Connect {
+            url: self.to_string(),
+            message: e.to_string(),
+        };
+        match self {
+            Self::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+                }
+                let path = path.to_str().ok_or_else(|| fail(&"path is not UTF-8"))?;
+                let mut conn = SqliteConnection::establish(path).map_err(|e| fail(&e))?;
+                // WAL lets readers work while the sync writes; the busy timeout turns lock
+                // contention between pool connections into a short wait instead of an error.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(|e| fail(&e))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Self::Postgres(url) => Ok(DbConnection::Pg(
+                PgConnection::establish(url).map_err(|e| fail(&e))?,
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Masks the password of a URL so it can be shown in errors and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The r2d2 manager: opens connections for the backend the URL names.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl DbManager {
+    /// A manager for `url`.
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl r2d2::ManageConnection for DbManager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConnection, StoreError> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Builds the pool. SQLite gets a small pool: it has one writer at a time anyway.
+pub fn connect(url: &DatabaseUrl) -> Result<Pool, StoreError> {
+    let size = match url {
+        DatabaseUrl::Sqlite(_) => 4,
+        DatabaseUrl::Postgres(_) => 16,
+    };
+    // Connect once up front so a bad URL fails with the driver's message, not a pool timeout.
+    let first = url.establish()?;
+    drop(first);
+    Ok(r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(10))
+        .build_unchecked(DbManager::new(url.clone())))
+}
+
+/// Applies every pending migration; each runs in its own transaction and rolls back on failure.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Pg(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    };
+    applied.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// True when every embedded migration has been applied (for `/readyz`).
+pub fn migrations_complete(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    let pending = match conn {
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    };
+    pending
+        .map(|p| !p)
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
+/// value read back equals the value written on both backends.
+pub fn now() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    let micros = now.nanosecond() / 1_000 * 1_000;
+    now.with_nanosecond(micros).unwrap_or(now)
+}
+
+/// A fresh random id for a new row.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Runs a blocking store closure on actix's blocking pool, with a connection from `pool`.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| StoreError::Cancelled)?
+}

@@ -1,0 +1,321 @@
+//! Row types, one per table: what is read, and (where every column is given) what is inserted.
+//! Tables with a database-assigned id (`outbox_events`, `audit_log`) have a separate `New…` form.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::*;
+
+/// A budgeting app (tenant).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClientRow {
+    pub id: String,
+    pub name: String,
+    /// JSON array of allowed redirect URL prefixes.
+    pub redirect_allowlist: String,
+    pub created_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+/// An API key; only its SHA-256 hash is kept.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub api_client_id: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// An end user (PSU) of one API client.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub api_client_id: String,
+    pub external_id: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A user's connection to one bank.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = connections)]
+pub struct ConnectionRow {
+    pub id: String,
+    pub user_id: String,
+    pub bank_id: String,
+    pub status: String,
+    pub scopes: String,
+    pub redirect_url: String,
+    pub sca_at: Option<NaiveDateTime>,
+    pub consent_expires_at: Option<NaiveDateTime>,
+    pub last_synced_at: Option<NaiveDateTime>,
+    pub error_code: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A sealed token of one kind (`access` or `refresh`) for a connection.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tokens)]
+pub struct TokenRow {
+    pub connection_id: String,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub key_id: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One version of the consent sent to the bank.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = consents)]
+pub struct ConsentRow {
+    pub id: String,
+    pub connection_id: String,
+    pub version: i64,
+    /// JSON array of IBANs whose balances are shared.
+    pub balances_ibans: String,
+    /// JSON array of IBANs whose transactions are shared.
+    pub transactions_ibans: String,
+    pub psu_identity: bool,
+    pub trusted_beneficiaries: bool,
+    pub granted_at: NaiveDateTime,
+    pub superseded_at: Option<NaiveDateTime>,
+}
+
+/// A bank account seen through a connection.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: String,
+    pub connection_id: String,
+    pub account_key: String,
+    pub bank_resource_id: Option<String>,
+    pub iban: Option<String>,
+    pub iban_valid: bool,
+    pub name: String,
+    pub currency: String,
+    pub cash_account_type: String,
+    pub usage: Option<String>,
+    pub product: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A balance snapshot for one bank calendar day.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = balances)]
+pub struct BalanceRow {
+    pub id: String,
+    pub account_id: String,
+    pub balance_type: String,
+    pub name: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reference_date: Option<NaiveDateTime>,
+    pub as_of_day: NaiveDate,
+    pub fetched_at: NaiveDateTime,
+}
+
+/// A normalized transaction; `id` is the stable Passerelle id.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = transactions)]
+pub struct TransactionRow {
+    pub id: String,
+    pub account_id: String,
+    pub fingerprint: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub booking_date: Option<NaiveDate>,
+    pub value_date: Option<NaiveDate>,
+    pub transaction_date: Option<NaiveDate>,
+    pub description: String,
+    pub bank_transaction_code: Option<String>,
+    pub entry_reference: Option<String>,
+    pub bank_resource_id: Option<String>,
+    pub first_seen_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One synchronisation of a connection.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = sync_runs)]
+pub struct SyncRunRow {
+    pub id: String,
+    pub connection_id: String,
+    pub trigger_kind: String,
+    pub status: String,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub error: Option<String>,
+    pub transactions_added: i64,
+    pub transactions_updated: i64,
+}
+
+/// Unattended calls spent on one quota key for one bank calendar day.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = quota_ledger)]
+pub struct QuotaRow {
+    pub bank_id: String,
+    pub client_id: String,
+    pub psu_id: String,
+    pub iban: String,
+    pub method: String,
+    pub day: NaiveDate,
+    pub calls: i64,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A durable background job.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = jobs)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub dedup_key: Option<String>,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i32,
+    pub run_at: NaiveDateTime,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A payment initiated through a bank.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: String,
+    pub api_client_id: String,
+    pub user_id: String,
+    pub bank_id: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub creditor_name: String,
+    pub creditor_iban: String,
+    pub debtor_iban: Option<String>,
+    pub remittance: String,
+    pub end_to_end_id: String,
+    pub status: String,
+    pub bank_payment_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A redirect to a bank in flight, found again by the hash of its OAuth `state`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = sca_challenges)]
+pub struct ScaChallengeRow {
+    pub id: String,
+    pub purpose: String,
+    pub connection_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub state_hash: String,
+    pub pkce_verifier_sealed: Option<Vec<u8>>,
+    pub expires_at: NaiveDateTime,
+    pub consumed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Where an API client wants its events delivered.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpointRow {
+    pub id: String,
+    pub api_client_id: String,
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+    pub event_types: String,
+    pub created_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+}
+
+/// An event in the outbox, as read.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = outbox_events)]
+pub struct OutboxEventRow {
+    pub id: i64,
+    pub api_client_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// An event to put in the outbox; the database numbers it.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox_events)]
+pub struct NewOutboxEvent {
+    pub api_client_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct WebhookDeliveryRow {
+    pub id: String,
+    pub event_id: i64,
+    pub endpoint_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_status_code: Option<i32>,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// An audit log entry, as read.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntryRow {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub api_client_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub details: String,
+}
+
+/// An audit log entry to append; the database numbers it.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry {
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub api_client_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub details: String,
+}
+
+/// A raw bank response body kept for diagnosis.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = bank_responses)]
+pub struct BankResponseRow {
+    pub id: String,
+    pub bank_id: String,
+    pub connection_id: Option<String>,
+    pub method: String,
+    pub endpoint: String,
+    pub status_code: i32,
+    pub x_request_id: String,
+    pub body: Vec<u8>,
+    pub received_at: NaiveDateTime,
+}

@@ -1,0 +1,57 @@
+//! Redirects to a bank in flight, found by the SHA-256 of their OAuth `state`; single-use.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::ScaChallengeRow;
+use super::schema::sca_challenges;
+use super::DbConnection;
+
+/// Stores a new challenge.
+pub fn insert(conn: &mut DbConnection, row: &ScaChallengeRow) -> QueryResult<()> {
+    diesel::insert_into(sca_challenges::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Why a `state` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumeError {
+    /// No challenge has this state.
+    Unknown,
+    /// The challenge expired before it came back.
+    Expired,
+    /// The challenge was already used.
+    Replayed,
+}
+
+/// Consumes the challenge whose state hashes to `state_hash`, exactly once. The conditional
+/// UPDATE is the single point of truth, so two concurrent callbacks cannot both win.
+pub fn consume(
+    conn: &mut DbConnection,
+    state_hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Result<ScaChallengeRow, ConsumeError>> {
+    conn.transaction(|conn| {
+        let won = diesel::update(
+            sca_challenges::table
+                .filter(sca_challenges::state_hash.eq(state_hash))
+                .filter(sca_challenges::consumed_at.is_null())
+                .filter(sca_challenges::expires_at.gt(at)),
+        )
+        .set(sca_challenges::consumed_at.eq(Some(at)))
+        .execute(conn)?;
+        let row = sca_challenges::table
+            .filter(sca_challenges::state_hash.eq(state_hash))
+            .select(ScaChallengeRow::as_select())
+            .first(conn)
+            .optional()?;
+        Ok(match (won, row) {
+            (1, Some(row)) => Ok(row),
+            (_, None) => Err(ConsumeError::Unknown),
+            (_, Some(row)) if row.consumed_at.is_some() => Err(ConsumeError::Replayed),
+            (_, Some(_)) => Err(ConsumeError::Expired),
+        })
+    })
+}

@@ -1,0 +1,90 @@
+//! Normalized transactions, unique per account and fingerprint so a re-sync never doubles one.
+
+use diesel::prelude::*;
+
+use super::models::TransactionRow;
+use super::schema::transactions;
+use super::DbConnection;
+
+/// What [`upsert`] did with a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// First time seen.
+    Added,
+    /// Seen before; its status, dates or text changed (e.g. pending → booked).
+    Updated,
+    /// Seen before, identical.
+    Unchanged,
+}
+
+/// Inserts a transaction or updates the one with the same `(account_id, fingerprint)`, which
+/// keeps its Passerelle id: a pending transaction that books stays the same transaction.
+pub fn upsert(conn: &mut DbConnection, row: &TransactionRow) -> QueryResult<Upserted> {
+    let existing = transactions::table
+        .filter(transactions::account_id.eq(&row.account_id))
+        .filter(transactions::fingerprint.eq(&row.fingerprint))
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(old) = existing else {
+        diesel::insert_into(transactions::table)
+            .values(row)
+            .execute(conn)?;
+        return Ok(Upserted::Added);
+    };
+    let same = old.status == row.status
+        && old.booking_date == row.booking_date
+        && old.value_date == row.value_date
+        && old.amount_minor == row.amount_minor
+        && old.description == row.description
+        && old.bank_transaction_code == row.bank_transaction_code;
+    if same {
+        return Ok(Upserted::Unchanged);
+    }
+    diesel::update(transactions::table.find(&old.id))
+        .set((
+            transactions::status.eq(&row.status),
+            transactions::amount_minor.eq(row.amount_minor),
+            transactions::booking_date.eq(row.booking_date),
+            transactions::value_date.eq(row.value_date),
+            transactions::transaction_date.eq(row.transaction_date),
+            transactions::description.eq(&row.description),
+            transactions::bank_transaction_code.eq(&row.bank_transaction_code),
+            transactions::bank_resource_id.eq(&row.bank_resource_id),
+            transactions::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(Upserted::Updated)
+}
+
+/// The transaction with this Passerelle id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TransactionRow>> {
+    transactions::table
+        .find(id)
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Up to `limit` transactions of an account, newest booking date first (pending ones, which
+/// have none, after the booked ones), ties broken by id so the order is total.
+pub fn list_for_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<TransactionRow>> {
+    transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .order((transactions::booking_date.desc(), transactions::id.desc()))
+        .limit(limit)
+        .select(TransactionRow::as_select())
+        .load(conn)
+}
+
+/// How many transactions an account has.
+pub fn count_for_account(conn: &mut DbConnection, account_id: &str) -> QueryResult<i64> {
+    transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,157 @@
+//! Shared test scaffolding: a fresh database per test on every backend, and the real application
+//! on a random port (zero2prod's `spawn_app`, crates.io's `TestApp`).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use passerelle::app::{AppState, Application};
+use passerelle::config::{CertPaths, Config, LogFormat, DEV_CLIENT_ID};
+use passerelle::store::{self, DatabaseUrl, DbConnection, Pool};
+
+/// The environment variable naming a PostgreSQL server for storage tests.
+pub const POSTGRES_VAR: &str = "PASSERELLE_TEST_POSTGRES_URL";
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
+        Self {
+            url,
+            _dir: Some(dir),
+            pg_admin: None,
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server named by `PASSERELLE_TEST_POSTGRES_URL`;
+    /// `None` when it is unset (a failure under `CI=true`: CI must test both backends).
+    pub fn postgres() -> Option<Self> {
+        let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{POSTGRES_VAR} must be set under CI=true: storage tests run on PostgreSQL too"
+            );
+            eprintln!("{POSTGRES_VAR} unset: skipping the PostgreSQL half of this test");
+            return None;
+        };
+        let name = format!("passerelle_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&admin_url).expect("connect to test PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some(Self {
+            url: DatabaseUrl::Postgres(url.to_string()),
+            _dir: None,
+            pg_admin: Some((admin_url, name)),
+        })
+    }
+
+    /// SQLite always, PostgreSQL when configured.
+    pub fn all() -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres());
+        dbs
+    }
+
+    /// A migrated pool on this database.
+    pub fn pool(&self) -> Pool {
+        let pool = store::connect(&self.url).unwrap();
+        store::run_migrations(&mut pool.get().unwrap()).unwrap();
+        pool
+    }
+
+    pub fn connection(&self) -> DbConnection {
+        let pool = self.pool();
+        drop(pool);
+        match &self.url {
+            DatabaseUrl::Sqlite(p) => DbConnection::Sqlite(
+                diesel::SqliteConnection::establish(p.to_str().unwrap()).unwrap(),
+            ),
+            DatabaseUrl::Postgres(u) => DbConnection::Pg(PgConnection::establish(u).unwrap()),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg_admin {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// A configuration for tests: random port, a temporary data dir, the given database.
+pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
+    let certs = data_dir.join("certs");
+    Config {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: url::Url::parse("http://127.0.0.1:0").unwrap(),
+        data_dir,
+        bank_registry: Vec::new(),
+        sandbox_listen: None,
+        client_id: DEV_CLIENT_ID.into(),
+        certs: CertPaths {
+            qwac_cert: certs.join("qwac.pem"),
+            qwac_key: certs.join("qwac.key"),
+            qseal_cert: certs.join("qseal.pem"),
+            qseal_key: certs.join("qseal.key"),
+            ca_cert: certs.join("ca.pem"),
+            defaults: true,
+        },
+        sealing_keys: None,
+        log_format: LogFormat::Pretty,
+    }
+}
+
+/// The application running on a random port, with one API client and its key.
+pub struct TestApp {
+    pub address: String,
+    pub api_key: String,
+    pub state: actix_web::web::Data<AppState>,
+    pub db: TestDb,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = test_config(&db, data_dir.path().to_path_buf());
+        let app = Application::build(config)
+            .await
+            .expect("build the application");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let pool = state.pool.clone();
+        let (_, api_key) = actix_web::web::block(move || {
+            let mut conn = pool.get().unwrap();
+            passerelle::api::auth::create_client_with_key(&mut conn, "test app", &[]).unwrap()
+        })
+        .await
+        .unwrap();
+        Self {
+            address,
+            api_key,
+            state,
+            db,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}

@@ -1,0 +1,738 @@
+//! Storage on both backends: migrations, and every table round-tripped through the repository
+//! functions. Runs on SQLite always and on PostgreSQL whenever `PASSERELLE_TEST_POSTGRES_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::{Duration, NaiveDate};
+use common::TestDb;
+use diesel::RunQueryDsl;
+use passerelle::store::models::*;
+use passerelle::store::quota::QuotaKey;
+use passerelle::store::sca_challenges::ConsumeError;
+use passerelle::store::transactions::Upserted;
+use passerelle::store::{self, *};
+
+fn for_each_backend(test: impl Fn(&TestDb, &mut DbConnection)) {
+    for db in TestDb::all() {
+        let mut conn = db.connection();
+        test(&db, &mut conn);
+    }
+}
+
+#[test]
+fn migrations_apply_from_empty_and_are_idempotent() {
+    for db in TestDb::all() {
+        let pool = store::connect(&db.url).unwrap();
+        let mut conn = pool.get().unwrap();
+        assert!(
+            !store::migrations_complete(&mut conn).unwrap(),
+            "{:?}: fresh db",
+            db.url
+        );
+        assert_eq!(store::run_migrations(&mut conn).unwrap(), 1, "{:?}", db.url);
+        assert!(store::migrations_complete(&mut conn).unwrap());
+        assert_eq!(
+            store::run_migrations(&mut conn).unwrap(),
+            0,
+            "second run applies nothing"
+        );
+    }
+}
+
+#[test]
+fn a_failing_migration_rolls_back_whole() {
+    for db in TestDb::all() {
+        let mut conn = db.connection();
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("2099-01-01-000000_broken");
+        std::fs::create_dir_all(&m).unwrap();
+        std::fs::write(
+            m.join("up.sql"),
+            "CREATE TABLE half_done (id TEXT PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n",
+        )
+        .unwrap();
+        std::fs::write(m.join("down.sql"), "DROP TABLE half_done;\n").unwrap();
+        let source = diesel_migrations::FileBasedMigrations::from_path(dir.path()).unwrap();
+        use diesel_migrations::MigrationHarness;
+        let result = match &mut conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(source).map(drop),
+            DbConnection::Pg(c) => c.run_pending_migrations(source).map(drop),
+        };
+        assert!(
+            result.is_err(),
+            "{:?}: the broken migration must fail",
+            db.url
+        );
+        let probe = diesel::sql_query("SELECT id FROM half_done").execute(&mut conn);
+        assert!(
+            probe.is_err(),
+            "{:?}: half_done must not exist after the rollback",
+            db.url
+        );
+        assert!(
+            store::migrations_complete(&mut conn).unwrap(),
+            "real migrations untouched"
+        );
+    }
+}
+
+#[test]
+fn unknown_database_scheme_is_refused_naming_the_setting() {
+    for url in ["mysql://localhost/x", "sqlite://", "file.db", "http://x"] {
+        let err = DatabaseUrl::parse(url).unwrap_err().to_string();
+        assert!(err.starts_with("PASSERELLE_DATABASE_URL"), "{url}: {err}");
+    }
+    assert!(matches!(
+        DatabaseUrl::parse("postgresql://h/db"),
+        Ok(DatabaseUrl::Postgres(_))
+    ));
+    assert!(matches!(
+        DatabaseUrl::parse("sqlite://data/p.db"),
+        Ok(DatabaseUrl::Sqlite(_))
+    ));
+}
+
+/// Rows for a tenant → user → connection → account chain, shared by the tests below.
+struct Seed {
+    client: ApiClientRow,
+    user: UserRow,
+    connection: ConnectionRow,
+    account: AccountRow,
+}
+
+fn seed(conn: &mut DbConnection) -> Seed {
+    let t = store::now();
+    let client = ApiClientRow {
+        id: new_id(),
+        name: "budget app".into(),
+        redirect_allowlist: r#"["https://app.example/"]"#.into(),
+        created_at: t,
+        disabled_at: None,
+    };
+    api_clients::insert_client(conn, &client).unwrap();
+    let user = users::find_or_create(conn, &client.id, "user-42").unwrap();
+    let connection = ConnectionRow {
+        id: new_id(),
+        user_id: user.id.clone(),
+        bank_id: "sandbox-bcp".into(),
+        status: "pending".into(),
+        scopes: "aisp".into(),
+        redirect_url: "https://app.example/back".into(),
+        sca_at: None,
+        consent_expires_at: None,
+        last_synced_at: None,
+        error_code: None,
+        lease_owner: None,
+        lease_until: None,
+        created_at: t,
+        updated_at: t,
+    };
+    connections::insert(conn, &connection).unwrap();
+    let account = AccountRow {
+        id: new_id(),
+        connection_id: connection.id.clone(),
+        account_key: "FR7612579000920400430518020".into(),
+        bank_resource_id: Some("125790009204004305180".into()),
+        iban: Some("FR7612579000920400430518020".into()),
+        iban_valid: false,
+        name: "Compte de LEA".into(),
+        currency: "EUR".into(),
+        cash_account_type: "CACC".into(),
+        usage: Some("PRIV".into()),
+        product: None,
+        status: "active".into(),
+        created_at: t,
+        updated_at: t,
+    };
+    accounts::upsert(conn, &account).unwrap();
+    Seed {
+        client,
+        user,
+        connection,
+        account,
+    }
+}
+
+#[test]
+fn tenants_users_connections_and_accounts_round_trip() {
+    for_each_backend(|db, conn| {
+        let s = seed(conn);
+        assert_eq!(
+            api_clients::find_client(conn, &s.client.id).unwrap(),
+            Some(s.client.clone())
+        );
+        assert_eq!(
+            users::find_by_id(conn, &s.user.id).unwrap(),
+            Some(s.user.clone())
+        );
+        assert_eq!(
+            users::find_or_create(conn, &s.client.id, "user-42")
+                .unwrap()
+                .id,
+            s.user.id,
+            "{:?}: same external id, same user",
+            db.url
+        );
+        assert_eq!(
+            connections::find(conn, &s.connection.id).unwrap(),
+            Some(s.connection.clone())
+        );
+        assert_eq!(
+            accounts::find(conn, &s.account.id).unwrap(),
+            Some(s.account.clone())
+        );
+        assert_eq!(
+            accounts::list_for_user(conn, &s.user.id).unwrap(),
+            vec![s.account.clone()]
+        );
+
+        let key = passerelle::api::auth::mint(&s.client.id).unwrap();
+        api_clients::insert_key(conn, &key.row).unwrap();
+        assert_eq!(
+            api_clients::find_active_key_by_prefix(conn, &key.row.prefix).unwrap(),
+            Some(key.row.clone())
+        );
+        assert_eq!(
+            passerelle::api::auth::authenticate(conn, &key.key)
+                .unwrap()
+                .id,
+            s.client.id
+        );
+        assert!(passerelle::api::auth::authenticate(conn, &format!("{}x", key.key)).is_err());
+    });
+}
+
+#[test]
+fn another_tenant_cannot_find_a_connection_or_account() {
+    for_each_backend(|_, conn| {
+        let mine = seed(conn);
+        let theirs = seed(conn);
+        assert!(
+            connections::find_for_client(conn, &mine.connection.id, &theirs.client.id)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            accounts::find_for_client(conn, &mine.account.id, &theirs.client.id)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            connections::find_for_client(conn, &mine.connection.id, &mine.client.id)
+                .unwrap()
+                .is_some()
+        );
+    });
+}
+
+#[test]
+fn connection_updates_and_refresh_lease_are_single_flight() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let sca = store::now();
+        connections::update(
+            conn,
+            &s.connection.id,
+            connections::ConnectionUpdate::Authorized {
+                sca_at: sca,
+                consent_expires_at: sca + Duration::days(180),
+                scopes: "aisp".into(),
+            },
+        )
+        .unwrap();
+        connections::update(
+            conn,
+            &s.connection.id,
+            connections::ConnectionUpdate::Activated,
+        )
+        .unwrap();
+        let row = connections::find(conn, &s.connection.id).unwrap().unwrap();
+        assert_eq!(row.status, "active");
+        assert_eq!(row.consent_expires_at, Some(sca + Duration::days(180)));
+
+        let until = store::now() + Duration::seconds(30);
+        assert!(connections::try_acquire_lease(conn, &s.connection.id, "w1", until).unwrap());
+        assert!(!connections::try_acquire_lease(conn, &s.connection.id, "w2", until).unwrap());
+        connections::release_lease(conn, &s.connection.id, "w1").unwrap();
+        assert!(connections::try_acquire_lease(conn, &s.connection.id, "w2", until).unwrap());
+    });
+}
+
+#[test]
+fn tokens_are_upserted_per_kind() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        let mut row = TokenRow {
+            connection_id: s.connection.id.clone(),
+            kind: "refresh".into(),
+            sealed: vec![1, 2, 3, 0, 255],
+            key_id: "k1".into(),
+            expires_at: Some(t + Duration::days(180)),
+            created_at: t,
+            updated_at: t,
+        };
+        tokens::upsert(conn, &row).unwrap();
+        assert_eq!(
+            tokens::find(conn, &s.connection.id, "refresh").unwrap(),
+            Some(row.clone())
+        );
+        row.sealed = vec![9, 9];
+        row.key_id = "k2".into();
+        tokens::upsert(conn, &row).unwrap();
+        assert_eq!(
+            tokens::find(conn, &s.connection.id, "refresh").unwrap(),
+            Some(row.clone())
+        );
+        assert_eq!(tokens::all(conn).unwrap().len(), 1);
+        assert_eq!(
+            tokens::delete_for_connection(conn, &s.connection.id).unwrap(),
+            1
+        );
+    });
+}
+
+#[test]
+fn consents_keep_their_history() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let first = ConsentRow {
+            id: new_id(),
+            connection_id: s.connection.id.clone(),
+            version: 0,
+            balances_ibans: r#"["FR76..."]"#.into(),
+            transactions_ibans: "[]".into(),
+            psu_identity: false,
+            trusted_beneficiaries: false,
+            granted_at: store::now(),
+            superseded_at: None,
+        };
+        let v1 = consents::record(conn, first.clone()).unwrap();
+        let v2 = consents::record(
+            conn,
+            ConsentRow {
+                id: new_id(),
+                psu_identity: true,
+                ..first
+            },
+        )
+        .unwrap();
+        assert_eq!((v1.version, v2.version), (1, 2));
+        assert_eq!(
+            consents::current(conn, &s.connection.id).unwrap(),
+            Some(v2.clone())
+        );
+        let history = consents::history(conn, &s.connection.id).unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].superseded_at, Some(v2.granted_at));
+    });
+}
+
+#[test]
+fn balances_keep_one_snapshot_per_day() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut row = BalanceRow {
+            id: new_id(),
+            account_id: s.account.id.clone(),
+            balance_type: "CLBD".into(),
+            name: Some("Solde comptable".into()),
+            amount_minor: -15_000,
+            currency: "EUR".into(),
+            reference_date: None,
+            as_of_day: day,
+            fetched_at: store::now(),
+        };
+        balances::upsert(conn, &row).unwrap();
+        row.id = new_id();
+        row.amount_minor = -14_000;
+        balances::upsert(conn, &row).unwrap();
+        let yesterday = BalanceRow {
+            id: new_id(),
+            as_of_day: day.pred_opt().unwrap(),
+            amount_minor: 100,
+            ..row.clone()
+        };
+        balances::upsert(conn, &yesterday).unwrap();
+        assert_eq!(
+            balances::latest(conn, &s.account.id).unwrap(),
+            vec![row.clone()]
+        );
+        assert_eq!(
+            balances::history(conn, &s.account.id).unwrap(),
+            vec![row, yesterday]
+        );
+    });
+}
+
+#[test]
+fn a_pending_transaction_that_books_keeps_its_id_and_is_never_doubled() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        let pending = TransactionRow {
+            id: new_id(),
+            account_id: s.account.id.clone(),
+            fingerprint: "entry:ABC123".into(),
+            amount_minor: -4_250,
+            currency: "EUR".into(),
+            status: "pending".into(),
+            booking_date: None,
+            value_date: None,
+            transaction_date: NaiveDate::from_ymd_opt(2026, 11, 19),
+            description: "CB CARREFOUR".into(),
+            bank_transaction_code: None,
+            entry_reference: Some("ABC123".into()),
+            bank_resource_id: None,
+            first_seen_at: t,
+            updated_at: t,
+        };
+        assert_eq!(
+            transactions::upsert(conn, &pending).unwrap(),
+            Upserted::Added
+        );
+        assert_eq!(
+            transactions::upsert(conn, &pending).unwrap(),
+            Upserted::Unchanged
+        );
+        let booked = TransactionRow {
+            id: new_id(),
+            status: "booked".into(),
+            booking_date: NaiveDate::from_ymd_opt(2026, 11, 20),
+            ..pending.clone()
+        };
+        assert_eq!(
+            transactions::upsert(conn, &booked).unwrap(),
+            Upserted::Updated
+        );
+        assert_eq!(
+            transactions::count_for_account(conn, &s.account.id).unwrap(),
+            1
+        );
+        let stored = transactions::find(conn, &pending.id).unwrap().unwrap();
+        assert_eq!(stored.status, "booked");
+        assert_eq!(stored.booking_date, booked.booking_date);
+        assert_eq!(
+            transactions::list_for_account(conn, &s.account.id, 10).unwrap(),
+            vec![stored]
+        );
+    });
+}
+
+#[test]
+fn sync_runs_record_start_and_end() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let run = SyncRunRow {
+            id: new_id(),
+            connection_id: s.connection.id.clone(),
+            trigger_kind: "psu".into(),
+            status: "running".into(),
+            started_at: store::now(),
+            finished_at: None,
+            error: None,
+            transactions_added: 0,
+            transactions_updated: 0,
+        };
+        sync_runs::insert(conn, &run).unwrap();
+        assert_eq!(
+            sync_runs::list_for_connection(conn, &s.connection.id).unwrap(),
+            vec![run.clone()]
+        );
+        let end = store::now();
+        sync_runs::finish(conn, &run.id, "succeeded", end, None, 12, 3).unwrap();
+        let done = &sync_runs::list_for_connection(conn, &s.connection.id).unwrap()[0];
+        assert_eq!(
+            (
+                done.status.as_str(),
+                done.finished_at,
+                done.transactions_added
+            ),
+            ("succeeded", Some(end), 12)
+        );
+    });
+}
+
+#[test]
+fn quota_ledger_never_spends_a_fifth_call_per_day() {
+    for_each_backend(|_, conn| {
+        let key = QuotaKey {
+            bank_id: "sandbox-bcp".into(),
+            client_id: "PSDFR-ACPR-99999".into(),
+            psu_id: new_id(),
+            iban: "FR7612579000920400430518020".into(),
+            method: "transactions".into(),
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        for n in 1..=4 {
+            assert!(
+                quota::try_spend(conn, &key, day, 4).unwrap(),
+                "call {n} allowed"
+            );
+        }
+        assert!(
+            !quota::try_spend(conn, &key, day, 4).unwrap(),
+            "fifth call refused"
+        );
+        assert_eq!(quota::spent(conn, &key, day).unwrap(), 4);
+        let other_method = QuotaKey {
+            method: "balances".into(),
+            ..key.clone()
+        };
+        assert!(quota::try_spend(conn, &other_method, day, 4).unwrap());
+        assert!(
+            quota::try_spend(conn, &key, day.succ_opt().unwrap(), 4).unwrap(),
+            "new day"
+        );
+    });
+}
+
+#[test]
+fn jobs_deduplicate_claim_once_and_retry() {
+    for_each_backend(|_, conn| {
+        let t = store::now();
+        let job = JobRow {
+            id: new_id(),
+            kind: "sync_connection".into(),
+            dedup_key: Some(format!("sync:{}", new_id())),
+            payload: r#"{"connection_id":"c1"}"#.into(),
+            status: "queued".into(),
+            attempts: 0,
+            run_at: t - Duration::seconds(1),
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: t,
+            updated_at: t,
+        };
+        assert!(jobs::enqueue(conn, &job).unwrap());
+        assert_eq!(jobs::find(conn, &job.id).unwrap(), Some(job.clone()));
+        assert!(
+            !jobs::enqueue(
+                conn,
+                &JobRow {
+                    id: new_id(),
+                    ..job.clone()
+                }
+            )
+            .unwrap(),
+            "deduplicated"
+        );
+        let lease = store::now() + Duration::seconds(60);
+        let claimed = jobs::claim(conn, "w1", lease).unwrap().unwrap();
+        assert_eq!(
+            (claimed.id.as_str(), claimed.attempts),
+            (job.id.as_str(), 1)
+        );
+        assert!(
+            jobs::claim(conn, "w2", lease).unwrap().is_none(),
+            "claimed once"
+        );
+        jobs::fail(
+            conn,
+            &job.id,
+            "bank unavailable",
+            Some(store::now() - Duration::seconds(1)),
+        )
+        .unwrap();
+        let again = jobs::claim(conn, "w2", lease).unwrap().unwrap();
+        assert_eq!(
+            (again.attempts, again.last_error.as_deref()),
+            (2, Some("bank unavailable"))
+        );
+        jobs::complete(conn, &job.id).unwrap();
+        assert_eq!(jobs::find(conn, &job.id).unwrap().unwrap().status, "done");
+    });
+}
+
+#[test]
+fn payments_are_unique_per_idempotency_key() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        let payment = PaymentRow {
+            id: new_id(),
+            api_client_id: s.client.id.clone(),
+            user_id: s.user.id.clone(),
+            bank_id: "sandbox-bcp".into(),
+            idempotency_key: "idem-1".into(),
+            request_hash: "abc".into(),
+            amount_minor: 12_345,
+            currency: "EUR".into(),
+            creditor_name: "ACME".into(),
+            creditor_iban: "FR7630006000011234567890189".into(),
+            debtor_iban: None,
+            remittance: "Invoice 7".into(),
+            end_to_end_id: "E2E-1".into(),
+            status: "RCVD".into(),
+            bank_payment_id: None,
+            created_at: t,
+            updated_at: t,
+        };
+        payments::insert(conn, &payment).unwrap();
+        assert_eq!(
+            payments::find_for_client(conn, &payment.id, &s.client.id).unwrap(),
+            Some(payment.clone())
+        );
+        assert_eq!(
+            payments::find_by_idempotency_key(conn, &s.client.id, "idem-1").unwrap(),
+            Some(payment.clone())
+        );
+        assert!(payments::insert(
+            conn,
+            &PaymentRow {
+                id: new_id(),
+                ..payment.clone()
+            }
+        )
+        .is_err());
+        payments::set_status(conn, &payment.id, "ACSC", Some("bank-1"), store::now()).unwrap();
+        let row = payments::find_for_client(conn, &payment.id, &s.client.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.bank_payment_id.as_deref()),
+            ("ACSC", Some("bank-1"))
+        );
+    });
+}
+
+#[test]
+fn sca_challenge_state_is_single_use_and_expires() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        let challenge = |hash: &str, expires| ScaChallengeRow {
+            id: new_id(),
+            purpose: "connect".into(),
+            connection_id: Some(s.connection.id.clone()),
+            payment_id: None,
+            state_hash: hash.into(),
+            pkce_verifier_sealed: Some(vec![7; 16]),
+            expires_at: expires,
+            consumed_at: None,
+            created_at: t,
+        };
+        let live = challenge(&new_id(), t + Duration::minutes(15));
+        sca_challenges::insert(conn, &live).unwrap();
+        let expired = challenge(&new_id(), t - Duration::seconds(1));
+        sca_challenges::insert(conn, &expired).unwrap();
+        let now = store::now();
+        let won = sca_challenges::consume(conn, &live.state_hash, now)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            won,
+            ScaChallengeRow {
+                consumed_at: Some(now),
+                ..live.clone()
+            }
+        );
+        assert_eq!(
+            sca_challenges::consume(conn, &live.state_hash, now).unwrap(),
+            Err(ConsumeError::Replayed)
+        );
+        assert_eq!(
+            sca_challenges::consume(conn, &expired.state_hash, now).unwrap(),
+            Err(ConsumeError::Expired)
+        );
+        assert_eq!(
+            sca_challenges::consume(conn, "nope", now).unwrap(),
+            Err(ConsumeError::Unknown)
+        );
+    });
+}
+
+#[test]
+fn webhooks_outbox_and_deliveries_round_trip() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        let endpoint = WebhookEndpointRow {
+            id: new_id(),
+            api_client_id: s.client.id.clone(),
+            url: "https://app.example/hooks".into(),
+            secret_sealed: vec![1; 40],
+            event_types: r#"["connection.active"]"#.into(),
+            created_at: t,
+            disabled_at: None,
+        };
+        webhooks::insert_endpoint(conn, &endpoint).unwrap();
+        assert_eq!(
+            webhooks::active_endpoints(conn, &s.client.id).unwrap(),
+            vec![endpoint.clone()]
+        );
+        let new_event = |n: u8| NewOutboxEvent {
+            api_client_id: s.client.id.clone(),
+            event_type: "connection.active".into(),
+            payload: format!(r#"{{"n":{n}}}"#),
+            created_at: t,
+        };
+        let first = webhooks::append_event(conn, &new_event(1)).unwrap();
+        let second = webhooks::append_event(conn, &new_event(2)).unwrap();
+        assert!(second > first, "sequence numbers grow");
+        let events = webhooks::events_after(conn, &s.client.id, first, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].id, events[0].payload.as_str()),
+            (second, r#"{"n":2}"#)
+        );
+        let delivery = WebhookDeliveryRow {
+            id: new_id(),
+            event_id: second,
+            endpoint_id: endpoint.id.clone(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: t,
+            last_status_code: None,
+            delivered_at: None,
+        };
+        webhooks::insert_delivery(conn, &delivery).unwrap();
+        assert_eq!(
+            webhooks::deliveries_for_event(conn, second).unwrap(),
+            vec![delivery]
+        );
+    });
+}
+
+#[test]
+fn audit_log_and_response_vault_round_trip() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let entry = NewAuditEntry {
+            at: store::now(),
+            actor: "psu".into(),
+            action: "consent.granted".into(),
+            api_client_id: Some(s.client.id.clone()),
+            connection_id: Some(s.connection.id.clone()),
+            details: r#"{"balances":["FR76"]}"#.into(),
+        };
+        audit::append(conn, &entry).unwrap();
+        let log = audit::for_connection(conn, &s.connection.id).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (log[0].action.as_str(), log[0].at, &log[0].details),
+            ("consent.granted", entry.at, &entry.details)
+        );
+
+        let raw = BankResponseRow {
+            id: new_id(),
+            bank_id: "sandbox-bcp".into(),
+            connection_id: Some(s.connection.id.clone()),
+            method: "GET".into(),
+            endpoint: "/accounts".into(),
+            status_code: 200,
+            x_request_id: new_id(),
+            body: br#"{"accounts":[]}"#.to_vec(),
+            received_at: store::now(),
+        };
+        vault::insert(conn, &raw).unwrap();
+        assert_eq!(vault::find(conn, &raw.id).unwrap(), Some(raw.clone()));
+        assert_eq!(
+            vault::for_connection(conn, &s.connection.id).unwrap(),
+            vec![raw]
+        );
+    });
+}
