@@ -134,7 +134,8 @@ impl Config {
     /// Reads the configuration from the process environment (and the file it may name).
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Self::figment(file.as_deref()).and_then(|figment| Self::from_figment(&figment))
+        Self::figment(file.as_deref())
+            .and_then(|figment| Self::from_figment(&figment, file.as_deref()))
     }
 
     /// The layered sources: defaults, then the TOML file if given, then the environment.
@@ -152,7 +153,7 @@ impl Config {
         Ok(figment.merge(Env::prefixed("PASSERELLE_").only(KEYS)))
     }
 
-    fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+    fn from_figment(figment: &Figment, file: Option<&Path>) -> Result<Self, ConfigError> {
         let raw: RawConfig = figment.extract().map_err(|e| {
             let key = e.path.first().cloned().unwrap_or_default();
             let origin = e
@@ -160,11 +161,23 @@ impl Config {
                 .as_ref()
                 .map(|m| m.name.to_string())
                 .unwrap_or_default();
-            let what = format!("{} ({origin})", e.kind);
+            // Parser messages span several lines with a source excerpt; keep one line.
+            let kind = e
+                .kind
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.contains('|'))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let what = format!("{kind} ({origin})");
             if key.is_empty() {
+                let file = file
+                    .map(|f| format!("{}: ", f.display()))
+                    .unwrap_or_default();
                 ConfigError {
                     key: CONFIG_FILE_VAR.into(),
-                    message: what,
+                    message: format!("{file}{what}"),
                 }
             } else {
                 ConfigError::new(&key, what)
@@ -303,13 +316,15 @@ fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 #[cfg(test)]
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
 
     fn load_in_jail() -> Result<Config, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Config::figment(file.as_deref()).and_then(|f| Config::from_figment(&f))
+        Config::figment(file.as_deref()).and_then(|f| Config::from_figment(&f, file.as_deref()))
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod crypto;
 pub mod httpsig;
 pub mod registry;
 pub mod store;
