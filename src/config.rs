@@ -321,6 +321,7 @@ fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 mod tests {
     use super::*;
     use figment::Jail;
+    use secrecy::ExposeSecret;
 
     fn load_in_jail() -> Result<Config, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
@@ -359,7 +360,12 @@ mod tests {
             jail.set_env("PASSERELLE_BANK_REGISTRY", "/etc/a:/etc/b");
             jail.set_env("PASSERELLE_SANDBOX_LISTEN", "127.0.0.1:9443");
             jail.set_env("PASSERELLE_CLIENT_ID", "PSDFR-ACPR-13807");
+            jail.set_env("PASSERELLE_QWAC_CERT", "/keys/qwac.pem");
+            jail.set_env("PASSERELLE_QWAC_KEY", "/keys/qwac.key");
+            jail.set_env("PASSERELLE_QSEAL_CERT", "/keys/qseal.pem");
             jail.set_env("PASSERELLE_QSEAL_KEY", "/keys/qseal.key");
+            jail.set_env("PASSERELLE_CA_CERT", "/keys/ca.pem");
+            jail.set_env("PASSERELLE_SEALING_KEYS", "k1:AAAA");
             jail.set_env("PASSERELLE_LOG_FORMAT", "json");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
@@ -375,7 +381,16 @@ mod tests {
             );
             assert_eq!(c.sandbox_listen.map(|a| a.port()), Some(9443));
             assert_eq!(c.client_id, "PSDFR-ACPR-13807");
+            assert_eq!(c.certs.qwac_cert, PathBuf::from("/keys/qwac.pem"));
+            assert_eq!(c.certs.qwac_key, PathBuf::from("/keys/qwac.key"));
+            assert_eq!(c.certs.qseal_cert, PathBuf::from("/keys/qseal.pem"));
             assert_eq!(c.certs.qseal_key, PathBuf::from("/keys/qseal.key"));
+            assert_eq!(c.certs.ca_cert, PathBuf::from("/keys/ca.pem"));
+            let keys = c
+                .sealing_keys
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned());
+            assert_eq!(keys.as_deref(), Some("k1:AAAA"));
             assert!(!c.certs.defaults);
             assert_eq!(c.log_format, LogFormat::Json);
             // The default database follows the data dir when not set.

@@ -160,8 +160,9 @@ fn serve_is_ready_on_sqlite_and_stops_gracefully_on_sigterm() {
     let port = free_port();
     let mut child = passerelle(dir.path())
         .env("PASSERELLE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -179,6 +180,10 @@ fn serve_is_ready_on_sqlite_and_stops_gracefully_on_sigterm() {
         "dev certs made on first serve"
     );
 
+    // OAuth codes and states travel in query strings: the request is logged, its query is not.
+    let (status, _) = http_get(port, "/healthz?code=SECRETCODE42&state=SECRETSTATE42").unwrap();
+    assert_eq!(status, 200);
+
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -193,6 +198,18 @@ fn serve_is_ready_on_sqlite_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "graceful exit: {status:?}");
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("/healthz"), "the request is logged: {logs}");
+    assert!(
+        !logs.contains("SECRETCODE42") && !logs.contains("SECRETSTATE42"),
+        "{logs}"
+    );
 }
 
 /// Runs `serve` with one bad setting and returns its exit status and stderr.
