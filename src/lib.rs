@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod httpsig;
 pub mod registry;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
