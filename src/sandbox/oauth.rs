@@ -299,7 +299,7 @@ pub fn redirect_with(base: &str, pairs: &[(&str, &str)], state: Option<&str>) ->
     let Ok(mut url) = Url::parse(base) else {
         return pages::error(StatusCode::BAD_REQUEST, "Invalid redirect URL");
     };
-    {
+    if !pairs.is_empty() || state.is_some() {
         let mut query = url.query_pairs_mut();
         for (k, v) in pairs {
             query.append_pair(k, v);

@@ -75,6 +75,8 @@ pub struct Call {
     /// Replace the body after signing.
     pub tampered_body: Option<String>,
     pub request_id: Option<String>,
+    /// Send no `Signature` header at all.
+    pub unsigned: bool,
 }
 
 impl Call {
@@ -89,6 +91,7 @@ impl Call {
             signed: None,
             tampered_body: None,
             request_id: Some(format!("req-{}", uuid::Uuid::new_v4().simple())),
+            unsigned: false,
         }
     }
 
@@ -231,7 +234,9 @@ impl Sandbox {
         for (name, value) in &headers {
             request = request.insert_header((name.as_str(), value.as_str()));
         }
-        request = request.insert_header(("signature", signature));
+        if !call.unsigned {
+            request = request.insert_header(("signature", signature));
+        }
         if let Some(token) = &call.token {
             request = request.insert_header(("authorization", format!("Bearer {token}")));
         }
@@ -432,4 +437,80 @@ pub fn assert_schema(name: &str, value: &Value) {
         "{name} does not validate:\n{}\n{value:#}",
         errors.join("\n")
     );
+}
+
+/// A valid STET payment request of `amount` EUR from `debtor_iban`.
+pub fn payment_request(debtor_iban: &str, amount: &str) -> Value {
+    json!({
+        "paymentInformationId": "MyPmtInfId",
+        "creationDateTime": "2024-01-01T10:00:00.000+01:00",
+        "numberOfTransactions": 1,
+        "initiatingParty": {"name": "Passerelle"},
+        "paymentTypeInformation": {"serviceLevel": "SEPA", "categoryPurpose": "DVPM"},
+        "debtorAccount": {"iban": debtor_iban},
+        "beneficiary": {
+            "creditor": {"name": "Marchand SA"},
+            "creditorAccount": {"iban": "FR7630004000031234567890143"}
+        },
+        "chargeBearer": "SLEV",
+        "creditTransferTransaction": [{
+            "paymentId": {"instructionId": "MyInstrId", "endToEndId": "MyEndToEndId"},
+            "instructedAmount": {"currency": "EUR", "amount": amount},
+            "remittanceInformation": ["Commande 42"]
+        }],
+        "supplementaryData": {
+            "acceptedAuthenticationApproach": ["REDIRECT"],
+            "successfulReportUrl": "https://tpp.example/payments/ok",
+            "unsuccessfulReportUrl": "https://tpp.example/payments/ko"
+        }
+    })
+}
+
+impl Sandbox {
+    /// Creates a payment request and approves it as `persona` on the sandbox's page; returns
+    /// its resource id and where the PSU was sent back to.
+    pub async fn approved_payment(
+        &self,
+        bank: &'static str,
+        persona: &str,
+        request: &Value,
+    ) -> (String, String) {
+        let token = self.pisp_token(bank).await;
+        let created = self
+            .send(Call::new(Method::POST, bank, "/payment-requests", &token).json(request))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let location = created.header("location").unwrap();
+        let id = location.rsplit('/').next().unwrap().to_owned();
+        let approval = created.json()["_links"]["consentApproval"]["href"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let page = self.raw_get(&approval).await;
+        assert_eq!(page.status, 200, "{}", page.text());
+        let session = extract(&page.text(), "name=\"session\" value=\"").to_owned();
+        let otp = self
+            .form(
+                bank,
+                &[
+                    ("session", &session),
+                    ("action", "login"),
+                    ("psu_id", persona),
+                ],
+            )
+            .await;
+        assert_eq!(otp.status, 200);
+        let done = self
+            .form(
+                bank,
+                &[
+                    ("session", &session),
+                    ("action", "otp"),
+                    ("otp", "12345678"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, 302);
+        (id, done.header("location").unwrap())
+    }
 }
