@@ -153,6 +153,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
         println!("Passerelle is running: {public_url}");
         // Kept alive for the whole run; the sandbox stops with the process.
         let _sandbox = match sandbox_options {
+            // With production certificates there is no sandbox server certificate: serve the
+            // API anyway and say how to turn the sandbox off.
+            Some(options) if !options.server_cert.is_file() => {
+                tracing::warn!(
+                    cert = %options.server_cert.display(),
+                    "sandbox bank not started: no server certificate (set PASSERELLE_SANDBOX_LISTEN= to turn it off)"
+                );
+                None
+            }
             Some(options) => {
                 let handle = sandbox::start(options).await?;
                 println!("Sandbox bank is running: {}", handle.base_url());
