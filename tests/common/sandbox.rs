@@ -123,7 +123,19 @@ pub struct Sandbox {
     pub certs: DevCertPaths,
     pub client: awc::Client,
     pub signer: Signer,
-    _dir: tempfile::TempDir,
+}
+
+/// One set of generated certificates per test binary (RSA key generation dominates a test's
+/// start-up otherwise), under Cargo's per-target temporary directory; no key is committed.
+fn shared_certs() -> DevCertPaths {
+    static CERTS: std::sync::OnceLock<DevCertPaths> = std::sync::OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("sandbox-certs-{}", std::process::id()));
+            generate_dev_certs(&dir, &DevCertOptions::default()).unwrap()
+        })
+        .clone()
 }
 
 /// An awc client trusting the test CA and presenting `identity` (cert, key) when given.
@@ -161,8 +173,7 @@ impl Sandbox {
     }
 
     pub async fn start_with(access_token_ttl: Duration) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let certs = generate_dev_certs(dir.path(), &DevCertOptions::default()).unwrap();
+        let certs = shared_certs();
         let options = SandboxOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
             server_cert: certs.sandbox_cert.clone(),
@@ -180,7 +191,6 @@ impl Sandbox {
             certs,
             client,
             signer,
-            _dir: dir,
         }
     }
 
