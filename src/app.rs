@@ -113,7 +113,7 @@ pub fn open_database(config: &Config) -> anyhow::Result<Pool> {
 
 /// With the default certificate paths, generates development certificates on first start;
 /// with configured paths, insists that each file exists.
-fn prepare_certificates(config: &Config) -> anyhow::Result<()> {
+pub fn prepare_certificates(config: &Config) -> anyhow::Result<()> {
     let paths = &config.certs;
     if paths.defaults {
         let dir = config.data_dir.join("certs");

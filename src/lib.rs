@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod httpsig;
 pub mod registry;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -1,4 +1,5 @@
-//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`.
+//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`,
+//! `sandbox`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 use passerelle::app::{self, Application};
 use passerelle::config::Config;
 use passerelle::registry::Registry;
+use passerelle::sandbox::{self, SandboxOptions};
 use passerelle::tls::certs;
 use passerelle::{api, telemetry};
 
@@ -26,6 +28,8 @@ enum Command {
     Serve,
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Runs only the built-in sandbox bank on `PASSERELLE_SANDBOX_LISTEN`.
+    Sandbox,
     /// Lists the banks in the registry.
     Banks {
         /// Prints JSON instead of a table.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(Config::load()?),
+        Command::Sandbox => run_sandbox(Config::load()?),
         Command::Migrate => {
             let config = Config::load()?;
             telemetry::init(config.log_format);
@@ -142,11 +147,52 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let public_url = config.public_url.clone();
+        let sandbox_options = SandboxOptions::from_config(&config);
         let application = Application::build(config).await?;
         tracing::info!(port = application.port(), "Passerelle is listening");
         println!("Passerelle is running: {public_url}");
+        // Kept alive for the whole run; the sandbox stops with the process.
+        let _sandbox = match sandbox_options {
+            // With production certificates there is no sandbox server certificate: serve the
+            // API anyway and say how to turn the sandbox off.
+            Some(options) if !options.server_cert.is_file() => {
+                tracing::warn!(
+                    cert = %options.server_cert.display(),
+                    "sandbox bank not started: no server certificate (set PASSERELLE_SANDBOX_LISTEN= to turn it off)"
+                );
+                None
+            }
+            Some(options) => {
+                let handle = sandbox::start(options).await?;
+                println!("Sandbox bank is running: {}", handle.base_url());
+                Some(handle)
+            }
+            None => None,
+        };
         application.run_until_stopped().await?;
         tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn run_sandbox(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    app::prepare_certificates(&config)?;
+    let options = SandboxOptions::from_config(&config).context(
+        "PASSERELLE_SANDBOX_LISTEN: the sandbox is turned off (set an address like 127.0.0.1:8443)",
+    )?;
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let handle = sandbox::start(options).await?;
+        println!("Sandbox bank is running: {}", handle.base_url());
+        println!(
+            "Banks: {0}/banks/12579/stet/psd2/v1.4.2 and {0}/banks/17515/stet/psd2/v1.4.2",
+            handle.base_url()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
+        handle.stop().await;
         Ok(())
     })
 }
