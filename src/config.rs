@@ -23,6 +23,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "bank_registry",
     "sandbox_listen",
+    "sandbox_web_listen",
     "sandbox_token_ttl",
     "client_id",
     "qwac_cert",
@@ -68,6 +69,7 @@ struct RawConfig {
     data_dir: Option<String>,
     bank_registry: Option<String>,
     sandbox_listen: Option<String>,
+    sandbox_web_listen: Option<String>,
     sandbox_token_ttl: Option<u64>,
     client_id: Option<String>,
     qwac_cert: Option<String>,
@@ -122,6 +124,9 @@ pub struct Config {
     pub bank_registry: Vec<PathBuf>,
     /// Where the built-in sandbox bank listens; `None` turns it off.
     pub sandbox_listen: Option<SocketAddr>,
+    /// Where the sandbox bank serves the PSU's pages (login, payment approval) with plain
+    /// server TLS: a browser has no QWAC. Defaults to the next port after `sandbox_listen`.
+    pub sandbox_web_listen: Option<SocketAddr>,
     /// Lifetime of the sandbox bank's access tokens (`PASSERELLE_SANDBOX_TOKEN_TTL`, seconds;
     /// default 3600 as the portal's `expires_in`; tests set it to a few seconds).
     pub sandbox_token_ttl: std::time::Duration,
@@ -230,6 +235,22 @@ impl Config {
             Some(s) if s.trim().is_empty() => None,
             Some(s) => Some(parse_addr("sandbox_listen", &s)?),
         };
+        let sandbox_web_listen = match (sandbox_listen, non_empty(raw.sandbox_web_listen)) {
+            (None, _) => None,
+            (Some(_), Some(s)) => Some(parse_addr("sandbox_web_listen", &s)?),
+            (Some(api), None) => {
+                let port = match api.port() {
+                    0 => 0,
+                    p => p.checked_add(1).ok_or_else(|| {
+                        ConfigError::new(
+                            "sandbox_web_listen",
+                            "set it: the API port is the last one",
+                        )
+                    })?,
+                };
+                Some(SocketAddr::new(api.ip(), port))
+            }
+        };
         let sandbox_token_ttl = match raw.sandbox_token_ttl {
             None => std::time::Duration::from_secs(3600),
             Some(0) => {
@@ -289,6 +310,7 @@ impl Config {
             data_dir,
             bank_registry,
             sandbox_listen,
+            sandbox_web_listen,
             sandbox_token_ttl,
             client_id,
             certs,
@@ -398,6 +420,11 @@ mod tests {
                 vec![PathBuf::from("/etc/a"), PathBuf::from("/etc/b")]
             );
             assert_eq!(c.sandbox_listen.map(|a| a.port()), Some(9443));
+            assert_eq!(
+                c.sandbox_web_listen.map(|a| a.port()),
+                Some(9444),
+                "next port"
+            );
             assert_eq!(c.client_id, "PSDFR-ACPR-13807");
             assert_eq!(c.certs.qwac_cert, PathBuf::from("/keys/qwac.pem"));
             assert_eq!(c.certs.qwac_key, PathBuf::from("/keys/qwac.key"));
@@ -436,6 +463,7 @@ mod tests {
             jail.set_env("PASSERELLE_SANDBOX_LISTEN", "");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(c.sandbox_listen, None);
+            assert_eq!(c.sandbox_web_listen, None);
             Ok(())
         });
     }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use passerelle::app::{self, Application};
 use passerelle::config::Config;
-use passerelle::registry::Registry;
+use passerelle::registry::{Registry, SandboxHosts};
 use passerelle::sandbox::{self, SandboxOptions};
 use passerelle::tls::certs;
 use passerelle::{api, telemetry};
@@ -102,8 +102,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Banks { json } => {
             let config = Config::load()?;
-            let sandbox = config.sandbox_listen.map(|a| a.to_string());
-            let registry = Registry::load(&config.bank_registry, sandbox.as_deref())?;
+            let hosts = config
+                .sandbox_listen
+                .zip(config.sandbox_web_listen)
+                .map(|(api, web)| (api.to_string(), web.to_string()));
+            let registry = Registry::load(
+                &config.bank_registry,
+                hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
+            )?;
             print_banks(&registry, json)
         }
         Command::Certs {
@@ -147,28 +153,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let public_url = config.public_url.clone();
-        let sandbox_options = SandboxOptions::from_config(&config);
         let application = Application::build(config).await?;
         tracing::info!(port = application.port(), "Passerelle is listening");
         println!("Passerelle is running: {public_url}");
-        // Kept alive for the whole run; the sandbox stops with the process.
-        let _sandbox = match sandbox_options {
-            // With production certificates there is no sandbox server certificate: serve the
-            // API anyway and say how to turn the sandbox off.
-            Some(options) if !options.server_cert.is_file() => {
-                tracing::warn!(
-                    cert = %options.server_cert.display(),
-                    "sandbox bank not started: no server certificate (set PASSERELLE_SANDBOX_LISTEN= to turn it off)"
-                );
-                None
-            }
-            Some(options) => {
-                let handle = sandbox::start(options).await?;
-                println!("Sandbox bank is running: {}", handle.base_url());
-                Some(handle)
-            }
-            None => None,
-        };
+        if let Some(sandbox) = application.sandbox() {
+            println!(
+                "Sandbox bank is running: API {} (client certificate required), login pages {}",
+                sandbox.base_url(),
+                sandbox.web_url()
+            );
+        }
         application.run_until_stopped().await?;
         tracing::info!("stopped");
         Ok(())
@@ -184,7 +178,11 @@ fn run_sandbox(config: Config) -> anyhow::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let handle = sandbox::start(options).await?;
-        println!("Sandbox bank is running: {}", handle.base_url());
+        println!(
+            "Sandbox bank is running: API {} (client certificate required), login pages {}",
+            handle.base_url(),
+            handle.web_url()
+        );
         println!(
             "Banks: {0}/banks/12579/stet/psd2/v1.4.2 and {0}/banks/17515/stet/psd2/v1.4.2",
             handle.base_url()

@@ -118,6 +118,29 @@ async fn a_client_without_certificate_fails_at_the_handshake() {
 }
 
 #[actix_web::test]
+async fn a_browser_without_certificate_opens_the_login_page_on_the_pages_listener_only() {
+    let sbx = Sandbox::start().await;
+    let browser = tls_client(&sbx.certs.ca_cert, None);
+    let page = format!(
+        "{}/banks/12579/stet/psd2/oauth/authorize?response_type=code&client_id={}\
+         &redirect_uri=https%3A%2F%2Ftpp.example%2Fcb&scope=aisp&state=s1",
+        sbx.handle.web_url(),
+        "PSDFR-ACPR-99999"
+    );
+    let mut response = browser.get(page).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("<form"), "{body}");
+    // The API is not served there: no QWAC, no data.
+    let api = format!(
+        "{}/banks/12579/stet/psd2/v1.4.2/accounts",
+        sbx.handle.web_url()
+    );
+    let response = browser.get(api).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[actix_web::test]
 async fn a_certificate_of_another_organisation_is_refused() {
     let sbx = Sandbox::start().await;
     let token = lea(&sbx).await;

@@ -1,8 +1,9 @@
 //! The built-in sandbox bank: a STET v1.4.2 ASPSP that behaves like the BPCE "Account
 //! information" portal (89C3), for first runs, tests and benchmarks on a machine without internet.
 //!
-//! One HTTPS listener (client certificate required) serves every sandbox bank; the bank is chosen
-//! by the `/banks/<codetab>` path prefix (`12579` Banque BCP, `17515` Caisse d'Epargne), matching
+//! One HTTPS listener (client certificate required) serves every sandbox bank's API; the bank is
+//! chosen by the `/banks/<codetab>` path prefix. A second HTTPS listener, without client
+//! certificates, serves the PSU's pages (login, payment approval) to browsers (`12579` Banque BCP, `17515` Caisse d'Epargne), matching
 //! the registry profiles `bank-registry/sandbox-*.toml`. All state lives in memory: the sandbox is
 //! a separate bank, not part of Passerelle's database.
 
@@ -48,8 +49,12 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// How to run the sandbox bank.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    /// Where to listen (port 0 picks a free port).
+    /// Where to serve the API and token endpoints, client certificate required (port 0 picks a
+    /// free port).
     pub listen: SocketAddr,
+    /// Where to serve the PSU's pages (login, payment approval) with plain server TLS: a browser
+    /// has no QWAC to present.
+    pub web_listen: SocketAddr,
     /// The sandbox's TLS server certificate (PEM).
     pub server_cert: PathBuf,
     /// Its private key (PEM).
@@ -70,9 +75,11 @@ impl SandboxOptions {
     /// with the sandbox is Passerelle itself (its client id and QSEAL certificate).
     pub fn from_config(config: &Config) -> Option<Self> {
         let listen = config.sandbox_listen?;
+        let web_listen = config.sandbox_web_listen?;
         let certs = config.data_dir.join("certs");
         Some(Self {
             listen,
+            web_listen,
             server_cert: certs.join("sandbox.pem"),
             server_key: certs.join("sandbox.key"),
             client_ca: config.certs.ca_cert.clone(),

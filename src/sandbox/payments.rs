@@ -106,10 +106,10 @@ pub async fn create(
         confirmed_at: None,
     };
     state.lock().payments.insert(id.clone(), payment);
-    let host = req.connection_info().host().to_owned();
+    // The PSU approves in a browser, on the pages listener (no client certificate there).
     let approval = format!(
-        "https://{host}/banks/{}/stet/psd2/pisp/approve/{id}",
-        call.bank
+        "https://{}/banks/{}/stet/psd2/pisp/approve/{id}",
+        state.web_host, call.bank
     );
     let location = format!("{}/payment-requests/{id}", api_base(&call.bank));
     let mut response = hal(

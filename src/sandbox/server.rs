@@ -29,13 +29,16 @@ use crate::httpsig::VerifyingKey;
 /// A running sandbox bank.
 #[derive(Clone)]
 pub struct SandboxHandle {
-    /// The address it listens on.
+    /// The API listener's address (client certificate required).
     pub addr: SocketAddr,
+    /// The pages listener's address (login and approval pages, no client certificate).
+    pub web_addr: SocketAddr,
     /// Its clock (tests move it forward).
     pub clock: SandboxClock,
     /// Its fault plan.
     pub faults: FaultSwitch,
     server: actix_web::dev::ServerHandle,
+    web_server: actix_web::dev::ServerHandle,
 }
 
 impl std::fmt::Debug for SandboxHandle {
@@ -52,13 +55,22 @@ impl SandboxHandle {
         format!("https://{}", self.addr)
     }
 
-    /// Stops the server gracefully.
+    /// `https://<web addr>`, where browsers reach the login and approval pages.
+    pub fn web_url(&self) -> String {
+        format!("https://{}", self.web_addr)
+    }
+
+    /// Stops both listeners gracefully.
     pub async fn stop(&self) {
         self.server.stop(true).await;
+        self.web_server.stop(true).await;
     }
 }
 
-fn tls_acceptor(options: &SandboxOptions) -> anyhow::Result<openssl::ssl::SslAcceptorBuilder> {
+fn tls_acceptor(
+    options: &SandboxOptions,
+    client_certificates: bool,
+) -> anyhow::Result<openssl::ssl::SslAcceptorBuilder> {
     let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())
         .context("sandbox TLS: cannot create the acceptor")?;
     builder
@@ -67,11 +79,13 @@ fn tls_acceptor(options: &SandboxOptions) -> anyhow::Result<openssl::ssl::SslAcc
     builder
         .set_private_key_file(&options.server_key, SslFiletype::PEM)
         .with_context(|| format!("sandbox TLS: cannot read {}", options.server_key.display()))?;
-    builder
-        .set_ca_file(&options.client_ca)
-        .with_context(|| format!("sandbox TLS: cannot read {}", options.client_ca.display()))?;
-    // No QWAC, no connection: the handshake fails without a certificate chaining to the CA.
-    builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    if client_certificates {
+        builder
+            .set_ca_file(&options.client_ca)
+            .with_context(|| format!("sandbox TLS: cannot read {}", options.client_ca.display()))?;
+        // No QWAC, no connection: the handshake fails without a certificate chaining to the CA.
+        builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    }
     Ok(builder)
 }
 
@@ -96,37 +110,55 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         .context("sandbox: unusable QSEAL public key")?;
     let clock = SandboxClock::new();
     let faults = FaultSwitch::default();
+    let listener = TcpListener::bind(options.listen)
+        .with_context(|| format!("sandbox: cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let web_listener = TcpListener::bind(options.web_listen)
+        .with_context(|| format!("sandbox: cannot listen on {}", options.web_listen))?;
+    let web_addr = web_listener.local_addr()?;
     let state = web::Data::new(SandboxState::new(
         options.tpp_client_id.clone(),
         qseal,
         clock.clone(),
         faults.clone(),
         options.access_token_ttl,
+        web_addr.to_string(),
     ));
-    let acceptor = tls_acceptor(&options)?;
-    let listener = TcpListener::bind(options.listen)
-        .with_context(|| format!("sandbox: cannot listen on {}", options.listen))?;
-    let addr = listener.local_addr()?;
     let shared = Arc::new(state);
+    let api_state = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(shared.as_ref().clone())
+            .app_data(api_state.as_ref().clone())
             .configure(routes)
     })
     .on_connect(store_peer_certificate)
     .workers(2)
     // `serve` and `sandbox` handle signals themselves.
     .disable_signals()
-    .listen_openssl(listener, acceptor)
+    .listen_openssl(listener, tls_acceptor(&options, true)?)
     .context("sandbox: cannot start the HTTPS server")?
     .run();
+    let web_server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.as_ref().clone())
+            .configure(page_routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen_openssl(web_listener, tls_acceptor(&options, false)?)
+    .context("sandbox: cannot start the pages server")?
+    .run();
     let handle = server.handle();
+    let web_handle = web_server.handle();
     actix_web::rt::spawn(server);
+    actix_web::rt::spawn(web_server);
     Ok(SandboxHandle {
         addr,
+        web_addr,
         clock,
         faults,
         server: handle,
+        web_server: web_handle,
     })
 }
 
@@ -238,6 +270,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route("/oauth/revoke", web::post().to(oauth::revoke))
             .route("/pisp/approve/{id}", web::get().to(payments::approval_page))
             .service(api),
+    );
+    cfg.default_service(web::to(not_found));
+}
+
+/// The pages listener: only what a PSU's browser opens (login and payment approval).
+fn page_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/banks/{bank}/stet/psd2")
+            .service(
+                web::resource("/oauth/authorize")
+                    .route(web::get().to(oauth::authorize_page))
+                    .route(web::post().to(oauth::authorize_submit)),
+            )
+            .route("/pisp/approve/{id}", web::get().to(payments::approval_page)),
     );
     cfg.default_service(web::to(not_found));
 }

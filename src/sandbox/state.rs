@@ -30,6 +30,8 @@ pub struct SandboxState {
     pub anchor: DateTime<Utc>,
     /// Access-token lifetime.
     pub access_token_ttl: Duration,
+    /// `host:port` of the pages listener, for the links that send a PSU's browser there.
+    pub web_host: String,
     inner: Mutex<Inner>,
 }
 
@@ -60,6 +62,7 @@ impl SandboxState {
         clock: SandboxClock,
         faults: FaultSwitch,
         access_token_ttl: Duration,
+        web_host: String,
     ) -> Self {
         let anchor = clock.now();
         Self {
@@ -69,6 +72,7 @@ impl SandboxState {
             faults,
             anchor,
             access_token_ttl,
+            web_host,
             inner: Mutex::new(Inner::default()),
         }
     }

@@ -104,6 +104,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         data_dir,
         bank_registry: Vec::new(),
         sandbox_listen: None,
+        sandbox_web_listen: None,
         sandbox_token_ttl: std::time::Duration::from_secs(3600),
         client_id: DEV_CLIENT_ID.into(),
         certs: CertPaths {

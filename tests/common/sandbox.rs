@@ -176,6 +176,7 @@ impl Sandbox {
         let certs = shared_certs();
         let options = SandboxOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
+            web_listen: "127.0.0.1:0".parse().unwrap(),
             server_cert: certs.sandbox_cert.clone(),
             server_key: certs.sandbox_key.clone(),
             client_ca: certs.ca_cert.clone(),
