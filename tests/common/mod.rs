@@ -11,6 +11,9 @@ use passerelle::app::{AppState, Application};
 use passerelle::config::{CertPaths, Config, LogFormat, DEV_CLIENT_ID};
 use passerelle::store::{self, DatabaseUrl, DbConnection, Pool};
 
+/// The redirect URL prefix test API clients register.
+pub const TEST_REDIRECT: &str = "https://app.example/";
+
 /// The environment variable naming a PostgreSQL server for storage tests.
 pub const POSTGRES_VAR: &str = "PASSERELLE_TEST_POSTGRES_URL";
 
@@ -142,7 +145,12 @@ impl TestApp {
         let pool = state.pool.clone();
         let (_, api_key) = actix_web::web::block(move || {
             let mut conn = pool.get().unwrap();
-            passerelle::api::auth::create_client_with_key(&mut conn, "test app", &[]).unwrap()
+            passerelle::api::auth::create_client_with_key(
+                &mut conn,
+                "test app",
+                &[TEST_REDIRECT.to_owned()],
+            )
+            .unwrap()
         })
         .await
         .unwrap();
@@ -157,5 +165,22 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Another API client (tenant) of the same Passerelle, with its own key.
+    pub async fn other_tenant_key(&self) -> String {
+        let pool = self.state.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().unwrap();
+            passerelle::api::auth::create_client_with_key(
+                &mut conn,
+                "other app",
+                &[TEST_REDIRECT.to_owned()],
+            )
+            .unwrap()
+            .1
+        })
+        .await
+        .unwrap()
     }
 }

@@ -1,0 +1,405 @@
+//! The JSON API as a budgeting app uses it: connections, accounts, balances and the paged
+//! transaction feed, with problem+json errors and strict tenancy, on every backend.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::NaiveDate;
+use common::{TestApp, TestDb};
+use serde_json::{json, Value};
+
+use passerelle::store::models::{AccountRow, BalanceRow, TransactionRow};
+use passerelle::store::{self, accounts, balances, transactions};
+
+struct Api<'a> {
+    app: &'a TestApp,
+    key: String,
+    client: awc::Client,
+}
+
+impl<'a> Api<'a> {
+    fn new(app: &'a TestApp, key: &str) -> Self {
+        Self {
+            app,
+            key: key.to_owned(),
+            client: awc::Client::default(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let request = self
+            .client
+            .request(method.parse().unwrap(), self.app.url(path))
+            .insert_header(("Authorization", format!("Bearer {}", self.key)));
+        let mut response = match body {
+            Some(body) => request.send_json(&body).await.unwrap(),
+            None => request.send().await.unwrap(),
+        };
+        let status = response.status().as_u16();
+        let bytes = response.body().limit(1 << 22).await.unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, value)
+    }
+}
+
+fn new_connection_body() -> Value {
+    json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/banks/done"})
+}
+
+#[actix_web::test]
+async fn creating_a_connection_returns_a_connect_url_and_a_pending_connection() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let (status, created) = api
+            .call(
+                "POST",
+                "/v1/users/u-1/connections",
+                Some(new_connection_body()),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["status"], "pending");
+        let connect_url = created["connect_url"].as_str().unwrap();
+        assert!(connect_url.contains("/connect/"), "{connect_url}");
+        assert!(created["expires_at"].is_string());
+
+        let id = created["id"].as_str().unwrap();
+        let (status, shown) = api
+            .call("GET", &format!("/v1/connections/{id}"), None)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["user_id"], "u-1");
+        assert_eq!(shown["bank_id"], "banque-bcp");
+        assert_eq!(shown["accounts"], json!([]));
+
+        let (status, list) = api.call("GET", "/v1/users/u-1/connections", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(list["connections"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[actix_web::test]
+async fn invalid_requests_get_a_problem_naming_the_field_and_change_nothing() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let api = Api::new(&app, &app.api_key);
+    let cases = [
+        (
+            json!({"bank_id": "no-such-bank", "redirect_url": "https://app.example/x"}),
+            "bank_id",
+        ),
+        (
+            json!({"bank_id": "banque-bcp", "redirect_url": "https://evil.example/x"}),
+            "redirect_url",
+        ),
+        (
+            json!({"bank_id": "banque-bcp", "redirect_url": "http://app.example/x"}),
+            "redirect_url",
+        ),
+        (
+            json!({"bank_id": "banque-bcp", "redirect_url": "not a url"}),
+            "redirect_url",
+        ),
+        (json!({"bank_id": "banque-bcp"}), "body"),
+        (
+            json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/x", "x": 1}),
+            "body",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = api
+            .call("POST", "/v1/users/u-1/connections", Some(body.clone()))
+            .await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["code"], "validation_failed");
+        assert_eq!(problem["field"], field, "{body}");
+    }
+    let (status, _) = api.call("GET", "/v1/users/u-1/connections", None).await;
+    assert_eq!(status, 404, "no user was created by the failed calls");
+}
+
+#[actix_web::test]
+async fn another_api_key_sees_nothing_of_the_first_keys_users() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let mine = Api::new(&app, &app.api_key);
+        let other_key = app.other_tenant_key().await;
+        let theirs = Api::new(&app, &other_key);
+        let (_, created) = mine
+            .call(
+                "POST",
+                "/v1/users/u-1/connections",
+                Some(new_connection_body()),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap();
+        let account = seed_account(&app, id).await;
+
+        for path in [
+            format!("/v1/connections/{id}"),
+            "/v1/users/u-1/connections".to_owned(),
+            "/v1/users/u-1/accounts".to_owned(),
+            format!("/v1/accounts/{account}"),
+            format!("/v1/accounts/{account}/balances"),
+            format!("/v1/accounts/{account}/transactions"),
+        ] {
+            let (status, problem) = theirs.call("GET", &path, None).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(problem["code"], "not_found");
+            let (missing, _) = theirs
+                .call(
+                    "GET",
+                    &path.replace(id, "nope").replace(&account, "nope"),
+                    None,
+                )
+                .await;
+            assert_eq!(missing, 404, "a missing id answers the same");
+        }
+        let (status, _) = theirs
+            .call("DELETE", &format!("/v1/connections/{id}"), None)
+            .await;
+        assert_eq!(status, 404);
+        let (status, _) = theirs
+            .call("POST", &format!("/v1/connections/{id}/reauthorize"), None)
+            .await;
+        assert_eq!(status, 404);
+        let (status, shown) = mine
+            .call("GET", &format!("/v1/connections/{id}"), None)
+            .await;
+        assert_eq!(
+            (status, shown["status"].as_str()),
+            (200, Some("pending")),
+            "untouched"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn revoking_wipes_the_tokens_audits_and_forbids_reauthorization() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let api = Api::new(&app, &app.api_key);
+    let (_, created) = api
+        .call(
+            "POST",
+            "/v1/users/u-1/connections",
+            Some(new_connection_body()),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, link) = api
+        .call("POST", &format!("/v1/connections/{id}/reauthorize"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_ne!(link["connect_url"], created["connect_url"], "a fresh link");
+
+    let (status, _) = api
+        .call("DELETE", &format!("/v1/connections/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (_, shown) = api
+        .call("GET", &format!("/v1/connections/{id}"), None)
+        .await;
+    assert_eq!(shown["status"], "revoked");
+    let (status, problem) = api
+        .call("POST", &format!("/v1/connections/{id}/reauthorize"), None)
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("conflict")));
+
+    let pool = app.state.pool.clone();
+    let log = store::run(&pool, move |conn| {
+        Ok(store::audit::for_connection(conn, &id)?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].action, "consent.revoked");
+}
+
+/// Stores one account with a balance and 250 transactions under the connection; returns its id.
+async fn seed_account(app: &TestApp, connection_id: &str) -> String {
+    let connection_id = connection_id.to_owned();
+    store::run(&app.state.pool, move |conn| {
+        let t = store::now();
+        let account = AccountRow {
+            id: store::new_id(),
+            connection_id,
+            account_key: "FR7612579000920400430518020".into(),
+            bank_resource_id: Some("125790009204004305180".into()),
+            iban: Some("FR7612579000920400430518020".into()),
+            iban_valid: false,
+            name: "Compte de LEA".into(),
+            currency: "EUR".into(),
+            cash_account_type: "CACC".into(),
+            usage: Some("PRIV".into()),
+            product: None,
+            status: "active".into(),
+            created_at: t,
+            updated_at: t,
+        };
+        accounts::upsert(conn, &account)?;
+        balances::upsert(
+            conn,
+            &BalanceRow {
+                id: store::new_id(),
+                account_id: account.id.clone(),
+                balance_type: "booked".into(),
+                name: Some("Solde comptable".into()),
+                amount_minor: -15_000,
+                currency: "EUR".into(),
+                reference_date: None,
+                as_of_day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+                fetched_at: t,
+            },
+        )?;
+        for n in 0..250i64 {
+            let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(n / 3);
+            transactions::upsert(
+                conn,
+                &TransactionRow {
+                    id: store::new_id(),
+                    account_id: account.id.clone(),
+                    fingerprint: format!("fp-{n}"),
+                    amount_minor: if n % 2 == 0 { -(n + 1) * 101 } else { n * 1000 },
+                    currency: "EUR".into(),
+                    status: if n >= 248 {
+                        "pending".into()
+                    } else {
+                        "booked".into()
+                    },
+                    booking_date: (n < 248).then_some(day),
+                    value_date: Some(day),
+                    transaction_date: Some(day),
+                    sort_date: day,
+                    description: format!("operation {n}"),
+                    bank_transaction_code: None,
+                    entry_reference: Some(format!("ref-{n}")),
+                    bank_resource_id: None,
+                    first_seen_at: t,
+                    updated_at: t,
+                },
+            )?;
+        }
+        Ok(account.id)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn accounts_balances_and_the_transaction_feed_page_newest_first() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let (_, created) = api
+            .call(
+                "POST",
+                "/v1/users/u-1/connections",
+                Some(new_connection_body()),
+            )
+            .await;
+        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+
+        let (status, list) = api.call("GET", "/v1/users/u-1/accounts", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(list["accounts"][0]["id"], account.as_str());
+        assert_eq!(
+            list["accounts"][0]["iban_valid"], false,
+            "kept though it fails mod-97"
+        );
+
+        let (status, balances) = api
+            .call("GET", &format!("/v1/accounts/{account}/balances"), None)
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            balances["balances"][0]["amount"],
+            json!({"value": "-150.00", "currency": "EUR"})
+        );
+        assert_eq!(balances["balances"][0]["type"], "booked");
+
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/accounts/{account}/transactions?limit=100&cursor={c}"),
+                None => format!("/v1/accounts/{account}/transactions?limit=100"),
+            };
+            let (status, page) = api.call("GET", &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            seen.extend(page["transactions"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 250);
+        let mut ids: Vec<_> = seen.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 250, "no transaction twice");
+        let dates: Vec<_> = seen
+            .iter()
+            .map(|t| t["value_date"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
+        assert_eq!(seen[0]["status"], "pending");
+
+        let (_, pending) = api
+            .call(
+                "GET",
+                &format!("/v1/accounts/{account}/transactions?status=pending"),
+                None,
+            )
+            .await;
+        assert_eq!(pending["transactions"].as_array().unwrap().len(), 2);
+        let (_, window) = api
+            .call(
+                "GET",
+                &format!("/v1/accounts/{account}/transactions?from=2026-01-02&to=2026-01-03"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            window["transactions"].as_array().unwrap().len(),
+            6,
+            "three a day, bounds inclusive"
+        );
+        assert_eq!(window["transactions"][0]["amount"]["currency"], "EUR");
+    }
+}
+
+#[actix_web::test]
+async fn bad_feed_parameters_are_refused_naming_them() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let api = Api::new(&app, &app.api_key);
+    let (_, created) = api
+        .call(
+            "POST",
+            "/v1/users/u-1/connections",
+            Some(new_connection_body()),
+        )
+        .await;
+    let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("status=lost", "status"),
+        ("cursor=garbage!", "cursor"),
+        ("from=2026-02-01&to=2026-01-01", "from"),
+        ("from=yesterday", "query"),
+    ] {
+        let (status, problem) = api
+            .call(
+                "GET",
+                &format!("/v1/accounts/{account}/transactions?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["field"], field, "{query}");
+    }
+}
