@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod app;
+pub mod bank;
 pub mod config;
 pub mod httpsig;
+pub mod model;
 pub mod registry;
 pub mod store;
 pub mod telemetry;
