@@ -9,6 +9,7 @@ pub mod bank;
 pub mod config;
 pub mod httpsig;
 pub mod model;
+pub mod oauth;
 pub mod registry;
 pub mod store;
 pub mod telemetry;
