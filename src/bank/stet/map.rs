@@ -153,16 +153,16 @@ pub fn transaction(
         WireStatus::Othr => TransactionStatus::Other("OTHR".to_owned()),
         WireStatus::Unknown(code) => TransactionStatus::Other(code.clone()),
     };
-    let lines = wire.remittance_information.lines();
-    let description = match lines {
-        [one] => one.trim().to_owned(),
-        _ => lines
-            .iter()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
-    };
+    let mut description = String::new();
+    for line in wire.remittance_information.lines() {
+        let line = line.trim();
+        if !line.is_empty() {
+            if !description.is_empty() {
+                description.push(' ');
+            }
+            description.push_str(line);
+        }
+    }
     Ok(Transaction {
         resource_id: wire.resource_id.clone().map(BankResourceId),
         bank_reference: wire

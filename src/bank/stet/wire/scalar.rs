@@ -108,6 +108,9 @@ impl FromStr for StetDate {
     type Err = InvalidDate;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(fast) = parse_common(s.as_bytes()) {
+            return Ok(fast);
+        }
         if s.len() == 10 {
             return NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Self::Date)
@@ -124,6 +127,70 @@ impl FromStr for StetDate {
             .map(Self::Local)
             .map_err(|_| InvalidDate(s.to_owned()))
     }
+}
+
+/// Digits at `b[range]` as a number, if all are ASCII digits.
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// The shapes banks actually send, parsed by hand because chrono's format-string parser
+/// dominates the cost of a transactions page: `YYYY-MM-DD`, and
+/// `YYYY-MM-DDTHH:MM:SS[.fff]` followed by `Z`, `±HHMM` or `±HH:MM`. Anything else goes to
+/// the general parsers.
+fn parse_common(b: &[u8]) -> Option<StetDate> {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(&b[0..4])?).ok()?,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )?;
+    if b.len() == 10 {
+        return Some(StetDate::Date(date));
+    }
+    if b.len() < 19 || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    let mut rest = &b[19..];
+    let mut nanos = 0u32;
+    if let [b'.', tail @ ..] = rest {
+        let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        nanos = digits(&tail[..n])? * 10u32.pow(9 - u32::try_from(n).ok()?);
+        rest = &tail[n..];
+    }
+    let local = date.and_hms_nano_opt(h, m, sec, nanos)?;
+    let offset_secs = match rest {
+        [] => return Some(StetDate::Local(local)),
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), hh @ ..] if hh.len() == 4 || (hh.len() == 5 && hh[2] == b':') => {
+            let oh = digits(&hh[0..2])?;
+            let om = digits(&hh[hh.len() - 2..])?;
+            let secs = i32::try_from(oh * 3600 + om * 60).ok()?;
+            if *sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let offset = FixedOffset::east_opt(offset_secs)?;
+    offset
+        .from_local_datetime(&local)
+        .single()
+        .map(StetDate::DateTime)
 }
 
 impl StetDate {
@@ -149,6 +216,44 @@ impl StetDate {
             .from_local_datetime(&local)
             .earliest()
             .map(|dt| dt.with_timezone(&Utc))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_and_general_parsers_agree() {
+        for text in [
+            "2022-08-25",
+            "2022-08-25T00:00:00+0200",
+            "2022-08-25T00:00:00+02:00",
+            "2018-03-30T16:06:27.499+0000",
+            "2018-02-13T09:30:00Z",
+            "2018-02-13T09:30:00.123456-0530",
+            "2018-02-13T09:30:00",
+        ] {
+            let fast = parse_common(text.as_bytes()).unwrap();
+            let general = if text.len() == 10 {
+                StetDate::Date(NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap())
+            } else if let Ok(dt) = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z") {
+                StetDate::DateTime(dt)
+            } else if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+                StetDate::DateTime(dt)
+            } else {
+                StetDate::Local(
+                    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").unwrap(),
+                )
+            };
+            assert_eq!(fast, general, "{text}");
+            if let (StetDate::DateTime(a), StetDate::DateTime(b)) = (fast, general) {
+                assert_eq!(a.offset(), b.offset(), "{text}");
+            }
+        }
+        assert!("2022-13-01".parse::<StetDate>().is_err());
+        assert!("25/08/2022".parse::<StetDate>().is_err());
     }
 }
 
