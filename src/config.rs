@@ -134,7 +134,8 @@ impl Config {
     /// Reads the configuration from the process environment (and the file it may name).
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Self::figment(file.as_deref()).and_then(|figment| Self::from_figment(&figment))
+        Self::figment(file.as_deref())
+            .and_then(|figment| Self::from_figment(&figment, file.as_deref()))
     }
 
     /// The layered sources: defaults, then the TOML file if given, then the environment.
@@ -152,7 +153,7 @@ impl Config {
         Ok(figment.merge(Env::prefixed("PASSERELLE_").only(KEYS)))
     }
 
-    fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+    fn from_figment(figment: &Figment, file: Option<&Path>) -> Result<Self, ConfigError> {
         let raw: RawConfig = figment.extract().map_err(|e| {
             let key = e.path.first().cloned().unwrap_or_default();
             let origin = e
@@ -160,11 +161,23 @@ impl Config {
                 .as_ref()
                 .map(|m| m.name.to_string())
                 .unwrap_or_default();
-            let what = format!("{} ({origin})", e.kind);
+            // Parser messages span several lines with a source excerpt; keep one line.
+            let kind = e
+                .kind
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.contains('|'))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let what = format!("{kind} ({origin})");
             if key.is_empty() {
+                let file = file
+                    .map(|f| format!("{}: ", f.display()))
+                    .unwrap_or_default();
                 ConfigError {
                     key: CONFIG_FILE_VAR.into(),
-                    message: what,
+                    message: format!("{file}{what}"),
                 }
             } else {
                 ConfigError::new(&key, what)
@@ -303,15 +316,16 @@ fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 #[cfg(test)]
-// figment::Jail closures return figment::Error, which is large; that is its API, not ours.
+// figment's Jail fixes the closure's error type; its size is not ours to choose.
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
+    use secrecy::ExposeSecret;
 
     fn load_in_jail() -> Result<Config, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Config::figment(file.as_deref()).and_then(|f| Config::from_figment(&f))
+        Config::figment(file.as_deref()).and_then(|f| Config::from_figment(&f, file.as_deref()))
     }
 
     #[test]
@@ -346,7 +360,12 @@ mod tests {
             jail.set_env("PASSERELLE_BANK_REGISTRY", "/etc/a:/etc/b");
             jail.set_env("PASSERELLE_SANDBOX_LISTEN", "127.0.0.1:9443");
             jail.set_env("PASSERELLE_CLIENT_ID", "PSDFR-ACPR-13807");
+            jail.set_env("PASSERELLE_QWAC_CERT", "/keys/qwac.pem");
+            jail.set_env("PASSERELLE_QWAC_KEY", "/keys/qwac.key");
+            jail.set_env("PASSERELLE_QSEAL_CERT", "/keys/qseal.pem");
             jail.set_env("PASSERELLE_QSEAL_KEY", "/keys/qseal.key");
+            jail.set_env("PASSERELLE_CA_CERT", "/keys/ca.pem");
+            jail.set_env("PASSERELLE_SEALING_KEYS", "k1:AAAA");
             jail.set_env("PASSERELLE_LOG_FORMAT", "json");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
@@ -362,7 +381,16 @@ mod tests {
             );
             assert_eq!(c.sandbox_listen.map(|a| a.port()), Some(9443));
             assert_eq!(c.client_id, "PSDFR-ACPR-13807");
+            assert_eq!(c.certs.qwac_cert, PathBuf::from("/keys/qwac.pem"));
+            assert_eq!(c.certs.qwac_key, PathBuf::from("/keys/qwac.key"));
+            assert_eq!(c.certs.qseal_cert, PathBuf::from("/keys/qseal.pem"));
             assert_eq!(c.certs.qseal_key, PathBuf::from("/keys/qseal.key"));
+            assert_eq!(c.certs.ca_cert, PathBuf::from("/keys/ca.pem"));
+            let keys = c
+                .sealing_keys
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned());
+            assert_eq!(keys.as_deref(), Some("k1:AAAA"));
             assert!(!c.certs.defaults);
             assert_eq!(c.log_format, LogFormat::Json);
             // The default database follows the data dir when not set.

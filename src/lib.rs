@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod bank;
 pub mod config;
+pub mod crypto;
 pub mod httpsig;
 pub mod model;
 pub mod oauth;

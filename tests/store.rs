@@ -382,6 +382,7 @@ fn a_pending_transaction_that_books_keeps_its_id_and_is_never_doubled() {
             booking_date: None,
             value_date: None,
             transaction_date: NaiveDate::from_ymd_opt(2026, 11, 19),
+            sort_date: NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
             description: "CB CARREFOUR".into(),
             bank_transaction_code: None,
             entry_reference: Some("ABC123".into()),
@@ -401,6 +402,7 @@ fn a_pending_transaction_that_books_keeps_its_id_and_is_never_doubled() {
             id: new_id(),
             status: "booked".into(),
             booking_date: NaiveDate::from_ymd_opt(2026, 11, 20),
+            sort_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             ..pending.clone()
         };
         assert_eq!(
@@ -414,10 +416,8 @@ fn a_pending_transaction_that_books_keeps_its_id_and_is_never_doubled() {
         let stored = transactions::find(conn, &pending.id).unwrap().unwrap();
         assert_eq!(stored.status, "booked");
         assert_eq!(stored.booking_date, booked.booking_date);
-        assert_eq!(
-            transactions::list_for_account(conn, &s.account.id, 10).unwrap(),
-            vec![stored]
-        );
+        let all = transactions::page(conn, &s.account.id, &Default::default(), None, 10).unwrap();
+        assert_eq!(all, vec![stored]);
     });
 }
 
@@ -734,5 +734,82 @@ fn audit_log_and_response_vault_round_trip() {
             vault::for_connection(conn, &s.connection.id).unwrap(),
             vec![raw]
         );
+    });
+}
+
+#[test]
+fn transaction_pages_are_newest_first_and_the_cursor_never_skips_or_repeats() {
+    use passerelle::store::transactions::{PageCursor, TransactionFilter};
+    for_each_backend(|db, conn| {
+        let s = seed(conn);
+        let t = store::now();
+        // Eight rows over four days, two per day, so the cursor has ties to break.
+        for n in 0..8u32 {
+            let day = NaiveDate::from_ymd_opt(2026, 11, 10 + n / 2).unwrap();
+            let row = TransactionRow {
+                id: new_id(),
+                account_id: s.account.id.clone(),
+                fingerprint: format!("fp-{n}"),
+                amount_minor: -100 * i64::from(n + 1),
+                currency: "EUR".into(),
+                status: if n == 7 {
+                    "pending".into()
+                } else {
+                    "booked".into()
+                },
+                booking_date: (n != 7).then_some(day),
+                value_date: Some(day),
+                transaction_date: Some(day),
+                sort_date: day,
+                description: format!("row {n}"),
+                bank_transaction_code: None,
+                entry_reference: None,
+                bank_resource_id: None,
+                first_seen_at: t,
+                updated_at: t,
+            };
+            transactions::upsert(conn, &row).unwrap();
+        }
+        let all = TransactionFilter::default();
+        let mut seen = Vec::new();
+        let mut cursor: Option<PageCursor> = None;
+        loop {
+            let page = transactions::page(conn, &s.account.id, &all, cursor.as_ref(), 3).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().unwrap();
+            cursor = Some(PageCursor {
+                sort_date: last.sort_date,
+                id: last.id.clone(),
+            });
+            seen.extend(page);
+        }
+        assert_eq!(seen.len(), 8, "{:?}", db.url);
+        let mut ids: Vec<_> = seen.iter().map(|r| r.id.clone()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 8, "no row twice");
+        assert!(
+            seen.windows(2)
+                .all(|w| (w[0].sort_date, &w[0].id) > (w[1].sort_date, &w[1].id)),
+            "newest first, total order"
+        );
+        let pending = TransactionFilter {
+            status: Some("pending".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            transactions::page(conn, &s.account.id, &pending, None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        let window = TransactionFilter {
+            from: NaiveDate::from_ymd_opt(2026, 11, 11),
+            to: NaiveDate::from_ymd_opt(2026, 11, 12),
+            status: None,
+        };
+        let rows = transactions::page(conn, &s.account.id, &window, None, 10).unwrap();
+        assert_eq!(rows.len(), 4, "both bounds inclusive");
     });
 }

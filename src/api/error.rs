@@ -24,9 +24,15 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// The database failed; the cause is logged, never shown.
     #[error("internal error")]
     Store(#[from] StoreError),
+    /// Something else failed inside Passerelle; the cause is logged, never shown.
+    #[error("internal error")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -44,7 +50,8 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::Validation { .. } => "validation_failed",
-            Self::Store(_) => "internal",
+            Self::Conflict(_) => "conflict",
+            Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
 }
@@ -56,7 +63,7 @@ impl From<diesel::result::Error> for ApiError {
 }
 
 /// The problem document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
@@ -80,13 +87,18 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Store(e) = self {
-            tracing::error!(error = %e, "store error behind an API request");
+        match self {
+            Self::Store(e) => tracing::error!(error = %e, "store error behind an API request"),
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal error behind an API request")
+            }
+            _ => {}
         }
         let status = self.status_code();
         let problem = Problem {

@@ -6,6 +6,19 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::store;
 
+/// The process is up and serving.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Up")))]
+#[allow(dead_code)]
+pub(crate) fn healthz_doc() {}
+
+/// The database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "Ready"),
+    (status = 503, description = "Database unreachable or migrations pending"),
+))]
+#[allow(dead_code)]
+pub(crate) fn readyz_doc() {}
+
 /// `GET /healthz`: the process is up and serving.
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {

@@ -139,6 +139,9 @@ pub struct TransactionRow {
     pub booking_date: Option<NaiveDate>,
     pub value_date: Option<NaiveDate>,
     pub transaction_date: Option<NaiveDate>,
+    /// Booking date, else transaction or value date, else the day first seen: never null, so
+    /// the feed orders the same on both backends.
+    pub sort_date: NaiveDate,
     pub description: String,
     pub bank_transaction_code: Option<String>,
     pub entry_reference: Option<String>,

@@ -121,6 +121,7 @@ diesel::table! {
         booking_date -> Nullable<Date>,
         value_date -> Nullable<Date>,
         transaction_date -> Nullable<Date>,
+        sort_date -> Date,
         description -> Text,
         bank_transaction_code -> Nullable<Text>,
         entry_reference -> Nullable<Text>,

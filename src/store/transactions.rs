@@ -1,5 +1,6 @@
 //! Normalized transactions, unique per account and fingerprint so a re-sync never doubles one.
 
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::models::TransactionRow;
@@ -48,6 +49,7 @@ pub fn upsert(conn: &mut DbConnection, row: &TransactionRow) -> QueryResult<Upse
             transactions::booking_date.eq(row.booking_date),
             transactions::value_date.eq(row.value_date),
             transactions::transaction_date.eq(row.transaction_date),
+            transactions::sort_date.eq(row.sort_date),
             transactions::description.eq(&row.description),
             transactions::bank_transaction_code.eq(&row.bank_transaction_code),
             transactions::bank_resource_id.eq(&row.bank_resource_id),
@@ -66,16 +68,58 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Transaction
         .optional()
 }
 
-/// Up to `limit` transactions of an account, newest booking date first (pending ones, which
-/// have none, after the booked ones), ties broken by id so the order is total.
-pub fn list_for_account(
+/// Which transactions of an account a page may hold.
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    /// Earliest sort date, inclusive.
+    pub from: Option<NaiveDate>,
+    /// Latest sort date, inclusive.
+    pub to: Option<NaiveDate>,
+    /// Only this status (`pending`, `booked`, `other`).
+    pub status: Option<String>,
+}
+
+/// Where the previous page ended: the last row's sort date and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    /// The last row's sort date.
+    pub sort_date: NaiveDate,
+    /// The last row's id.
+    pub id: String,
+}
+
+/// Up to `limit` transactions of an account, newest first (sort date, then id, descending: a
+/// total order, so a keyset cursor never skips or repeats a row).
+pub fn page(
     conn: &mut DbConnection,
     account_id: &str,
+    filter: &TransactionFilter,
+    after: Option<&PageCursor>,
     limit: i64,
 ) -> QueryResult<Vec<TransactionRow>> {
-    transactions::table
+    let mut query = transactions::table
         .filter(transactions::account_id.eq(account_id))
-        .order((transactions::booking_date.desc(), transactions::id.desc()))
+        .into_boxed();
+    if let Some(from) = filter.from {
+        query = query.filter(transactions::sort_date.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(transactions::sort_date.le(to));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(transactions::status.eq(status.clone()));
+    }
+    if let Some(cursor) = after {
+        query = query.filter(
+            transactions::sort_date
+                .lt(cursor.sort_date)
+                .or(transactions::sort_date
+                    .eq(cursor.sort_date)
+                    .and(transactions::id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((transactions::sort_date.desc(), transactions::id.desc()))
         .limit(limit)
         .select(TransactionRow::as_select())
         .load(conn)

@@ -122,6 +122,8 @@ CREATE TABLE transactions (
     booking_date DATE,
     value_date DATE,
     transaction_date DATE,
+    -- The date the feed sorts on: booking date, else transaction or value date, else first seen.
+    sort_date DATE NOT NULL,
     description TEXT NOT NULL,
     bank_transaction_code TEXT,
     entry_reference TEXT,
@@ -131,7 +133,7 @@ CREATE TABLE transactions (
     UNIQUE (account_id, fingerprint)
 );
 -- The API lists newest first with a keyset cursor on (sort date, id).
-CREATE INDEX transactions_feed_idx ON transactions (account_id, booking_date DESC, id DESC);
+CREATE INDEX transactions_feed_idx ON transactions (account_id, sort_date DESC, id DESC);
 
 CREATE TABLE sync_runs (
     id TEXT PRIMARY KEY,

@@ -1,0 +1,346 @@
+//! Accounts, their balances and their transactions, as normalized by the sync.
+
+use actix_web::{get, web, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::ApiClient;
+use super::connections::valid_user_id;
+use super::error::ApiError;
+use super::json::Amount;
+use crate::app::AppState;
+use crate::store::models::{AccountRow, BalanceRow, TransactionRow};
+use crate::store::transactions::{PageCursor, TransactionFilter};
+use crate::store::{self, accounts, balances as balance_store, transactions as tx_store, users};
+
+/// The largest page of transactions.
+pub const MAX_PAGE: i64 = 500;
+/// The page size when `limit` is absent.
+pub const DEFAULT_PAGE: i64 = 100;
+
+/// A bank account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    /// Passerelle's id for the account.
+    pub id: String,
+    /// The connection it is shared through.
+    pub connection_id: String,
+    /// The account's name at the bank.
+    pub name: String,
+    /// IBAN, kept as the bank sent it even when it fails the mod-97 check.
+    pub iban: Option<String>,
+    /// Whether the IBAN passes the ISO 13616 mod-97 check.
+    pub iban_valid: bool,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// STET cash account type (`CACC` current account, `CARD` card account).
+    pub cash_account_type: String,
+    /// `PRIV` or `ORGA` when the bank says.
+    pub usage: Option<String>,
+    /// `active`, or `unavailable` when the consent no longer covers it.
+    pub status: String,
+}
+
+impl From<AccountRow> for AccountView {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            id: row.id,
+            connection_id: row.connection_id,
+            name: row.name,
+            iban: row.iban,
+            iban_valid: row.iban_valid,
+            currency: row.currency,
+            cash_account_type: row.cash_account_type,
+            usage: row.usage,
+            status: row.status,
+        }
+    }
+}
+
+/// A list of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    /// Grouped by connection.
+    pub accounts: Vec<AccountView>,
+}
+
+/// A balance as of a bank calendar day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceView {
+    /// `booked`, `available`, `expected`, `value_dated` or `other`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The bank's label.
+    pub name: Option<String>,
+    /// Signed amount.
+    pub amount: Amount,
+    /// The bank's reference date for the balance, when it gives one.
+    pub reference_date: Option<NaiveDateTime>,
+    /// The bank calendar day (Europe/Paris for BPCE) the snapshot belongs to.
+    pub as_of: NaiveDate,
+}
+
+impl From<BalanceRow> for BalanceView {
+    fn from(row: BalanceRow) -> Self {
+        Self {
+            kind: row.balance_type,
+            name: row.name,
+            amount: Amount::from_minor(row.amount_minor, &row.currency),
+            reference_date: row.reference_date,
+            as_of: row.as_of_day,
+        }
+    }
+}
+
+/// An account's latest balances, and their daily history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceList {
+    /// The account.
+    pub account_id: String,
+    /// The newest snapshot of each type.
+    pub balances: Vec<BalanceView>,
+    /// Every daily snapshot, newest first.
+    pub history: Vec<BalanceView>,
+}
+
+/// A transaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionView {
+    /// Passerelle's id: stable when a pending transaction books.
+    pub id: String,
+    /// The account.
+    pub account_id: String,
+    /// Signed amount: negative leaves the account.
+    pub amount: Amount,
+    /// `pending`, `booked` or `other`.
+    pub status: String,
+    /// Booking date, once booked.
+    pub booking_date: Option<NaiveDate>,
+    /// Value date.
+    pub value_date: Option<NaiveDate>,
+    /// Transaction date.
+    pub transaction_date: Option<NaiveDate>,
+    /// The bank's text.
+    pub description: String,
+    /// The bank transaction code, when the bank gives one.
+    pub bank_transaction_code: Option<String>,
+    /// The bank's reference (STET `entryReference`).
+    pub bank_reference: Option<String>,
+}
+
+impl From<TransactionRow> for TransactionView {
+    fn from(row: TransactionRow) -> Self {
+        Self {
+            amount: Amount::from_minor(row.amount_minor, &row.currency),
+            id: row.id,
+            account_id: row.account_id,
+            status: row.status,
+            booking_date: row.booking_date,
+            value_date: row.value_date,
+            transaction_date: row.transaction_date,
+            description: row.description,
+            bank_transaction_code: row.bank_transaction_code,
+            bank_reference: row.entry_reference,
+        }
+    }
+}
+
+/// A page of transactions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionPage {
+    /// Newest first.
+    pub transactions: Vec<TransactionView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/accounts/{id}/transactions` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionQuery {
+    /// Earliest date, inclusive (`YYYY-MM-DD`).
+    pub from: Option<NaiveDate>,
+    /// Latest date, inclusive (`YYYY-MM-DD`).
+    pub to: Option<NaiveDate>,
+    /// `pending`, `booked` or `other`.
+    pub status: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    pub limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+fn encode_cursor(row: &TransactionRow) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", row.sort_date, row.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<PageCursor, ApiError> {
+    let bad = || ApiError::invalid("cursor", "not a cursor from this API");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (date, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok(PageCursor {
+        sort_date: date.parse().map_err(|_| bad())?,
+        id: id.to_owned(),
+    })
+}
+
+/// Every account of a user, across their connections.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}/accounts",
+    params(("user_id" = String, Path, description = "The app's own id for its user")),
+    responses((status = 200, body = AccountList), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/users/{user_id}/accounts")]
+pub async fn list_for_user(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id.into_inner();
+    valid_user_id(&user_id)?;
+    let list = store::run(&state.pool, move |conn| {
+        let Some(user) = users::find(conn, &client.0.id, &user_id)? else {
+            return Ok(Err(ApiError::NotFound("user")));
+        };
+        Ok(Ok(accounts::list_for_user(conn, &user.id)?))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(AccountList {
+        accounts: list.into_iter().map(AccountView::from).collect(),
+    }))
+}
+
+async fn owned_account(
+    state: &AppState,
+    client: &ApiClient,
+    id: String,
+) -> Result<AccountRow, ApiError> {
+    let client_id = client.0.id.clone();
+    store::run(&state.pool, move |conn| {
+        Ok(accounts::find_for_client(conn, &id, &client_id)?)
+    })
+    .await?
+    .ok_or(ApiError::NotFound("account"))
+}
+
+/// One account.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}",
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = AccountView), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/accounts/{id}")]
+pub async fn show(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account = owned_account(&state, &client, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+}
+
+/// An account's balances.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/balances",
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = BalanceList), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/accounts/{id}/balances")]
+pub async fn list_balances(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account = owned_account(&state, &client, id.into_inner()).await?;
+    let account_id = account.id.clone();
+    let (latest, history) = store::run(&state.pool, move |conn| {
+        Ok((
+            balance_store::latest(conn, &account_id)?,
+            balance_store::history(conn, &account_id)?,
+        ))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(BalanceList {
+        account_id: account.id,
+        balances: latest.into_iter().map(BalanceView::from).collect(),
+        history: history.into_iter().map(BalanceView::from).collect(),
+    }))
+}
+
+/// An account's transactions, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/transactions",
+    params(("id" = String, Path, description = "Account id"), TransactionQuery),
+    responses(
+        (status = 200, body = TransactionPage),
+        (status = 404, body = super::error::Problem),
+        (status = 422, body = super::error::Problem),
+    ),
+    security(("api_key" = []))
+)]
+#[get("/v1/accounts/{id}/transactions")]
+pub async fn list_transactions(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<TransactionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 500"));
+    }
+    if let Some(status) = &query.status {
+        if !matches!(status.as_str(), "pending" | "booked" | "other") {
+            return Err(ApiError::invalid(
+                "status",
+                "must be pending, booked or other",
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if from > to {
+            return Err(ApiError::invalid("from", "must not be after `to`"));
+        }
+    }
+    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let account = owned_account(&state, &client, id.into_inner()).await?;
+    let filter = TransactionFilter {
+        from: query.from,
+        to: query.to,
+        status: query.status,
+    };
+    let mut rows = store::run(&state.pool, move |conn| {
+        // One extra row tells whether another page follows.
+        Ok(tx_store::page(
+            conn,
+            &account.id,
+            &filter,
+            cursor.as_ref(),
+            limit + 1,
+        )?)
+    })
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(TransactionPage {
+        transactions: rows.into_iter().map(TransactionView::from).collect(),
+        next_cursor,
+    }))
+}

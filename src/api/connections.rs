@@ -1,0 +1,434 @@
+//! Connections: a user's link to one bank. Creating one returns the `connect_url` the app sends
+//! its user to; the journey pages (`web`) take it from there.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{Duration, NaiveDateTime};
+use diesel::Connection as _;
+use openssl::rand::rand_bytes;
+use openssl::sha::sha256;
+use serde::{Deserialize, Serialize};
+use url::Url;
+use utoipa::ToSchema;
+
+use super::auth::ApiClient;
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::store::models::{ApiClientRow, ConnectionRow, NewAuditEntry, ScaChallengeRow};
+use crate::store::{
+    self, accounts, audit, connections, sca_challenges, tokens, users, DbConnection,
+};
+
+/// How long a `connect_url` stays usable.
+pub const CONNECT_LINK_TTL_MINUTES: i64 = 60;
+
+/// `POST /v1/users/{user_id}/connections` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    /// A bank id from `GET /v1/banks`.
+    #[schema(example = "sandbox-bcp")]
+    pub bank_id: String,
+    /// Where the user's browser returns when the journey ends; https (or loopback http), and
+    /// within the API client's registered allow-list.
+    #[schema(example = "https://app.example/banks/done")]
+    pub redirect_url: String,
+}
+
+/// A connection as the app sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionView {
+    /// Passerelle's id for the connection.
+    pub id: String,
+    /// The app's own id for the user.
+    pub user_id: String,
+    /// The bank.
+    pub bank_id: String,
+    /// `pending | active | reauth_required | revoked | error`.
+    #[schema(example = "active")]
+    pub status: String,
+    /// Scopes the bank granted.
+    pub scopes: Vec<String>,
+    /// Ids of the accounts shared through this connection.
+    pub accounts: Vec<String>,
+    /// When the consent (and the refresh token) expires: SCA + 180 days.
+    pub consent_expires_at: Option<NaiveDateTime>,
+    /// When the last successful sync finished.
+    pub last_synced_at: Option<NaiveDateTime>,
+    /// Stable error code when `status` is `error`.
+    pub error: Option<String>,
+    /// Where the user returns after the journey.
+    pub redirect_url: String,
+    /// When the connection was created.
+    pub created_at: NaiveDateTime,
+}
+
+/// A link that starts (or restarts) the bank journey for a connection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectLink {
+    /// The connection.
+    pub id: String,
+    /// Its status.
+    pub status: String,
+    /// Send the user's browser here.
+    pub connect_url: String,
+    /// The link stops working after this time (UTC).
+    pub expires_at: NaiveDateTime,
+}
+
+/// A list of connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// Oldest first.
+    pub connections: Vec<ConnectionView>,
+}
+
+fn view(
+    conn: &mut DbConnection,
+    row: ConnectionRow,
+    external_user_id: String,
+) -> Result<ConnectionView, ApiError> {
+    let accounts = accounts::list_for_connection(conn, &row.id)?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    Ok(ConnectionView {
+        id: row.id,
+        user_id: external_user_id,
+        bank_id: row.bank_id,
+        status: row.status,
+        scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+        accounts,
+        consent_expires_at: row.consent_expires_at,
+        last_synced_at: row.last_synced_at,
+        error: row.error_code,
+        redirect_url: row.redirect_url,
+        created_at: row.created_at,
+    })
+}
+
+/// Checks a user id from a path: what the app calls its user, kept short and printable.
+pub fn valid_user_id(user_id: &str) -> Result<(), ApiError> {
+    if user_id.is_empty() || user_id.len() > 128 || user_id.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "user_id",
+            "must be 1 to 128 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `candidate` may receive users: https, or http on a loopback host; same origin as an
+/// allow-list entry and under its path (at a segment boundary, so `/app` does not allow `/apple`).
+pub fn redirect_allowed(allowlist: &[String], candidate: &Url) -> bool {
+    let loopback = matches!(
+        candidate.host_str(),
+        Some("127.0.0.1" | "[::1]" | "localhost")
+    );
+    let scheme_ok = candidate.scheme() == "https" || (candidate.scheme() == "http" && loopback);
+    if !scheme_ok || candidate.fragment().is_some() || !candidate.username().is_empty() {
+        return false;
+    }
+    allowlist
+        .iter()
+        .filter_map(|a| Url::parse(a).ok())
+        .any(|allowed| {
+            let path = allowed.path();
+            let under = candidate.path() == path
+                || candidate
+                    .path()
+                    .strip_prefix(path)
+                    .is_some_and(|rest| path.ends_with('/') || rest.starts_with('/'));
+            allowed.origin() == candidate.origin() && under
+        })
+}
+
+fn allowlist(client: &ApiClientRow) -> Vec<String> {
+    serde_json::from_str(&client.redirect_allowlist).unwrap_or_default()
+}
+
+/// Creates a connect link for `connection_id`: a random token whose hash is stored as a
+/// `connect_link` challenge; the token itself only ever travels in the URL given to the app.
+fn new_connect_link(
+    conn: &mut DbConnection,
+    state: &AppState,
+    connection: &ConnectionRow,
+) -> Result<ConnectLink, ApiError> {
+    let mut token = [0u8; 32];
+    rand_bytes(&mut token).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = hex::encode(token);
+    let now = store::now();
+    let expires_at = now + Duration::minutes(CONNECT_LINK_TTL_MINUTES);
+    sca_challenges::insert(
+        conn,
+        &ScaChallengeRow {
+            id: store::new_id(),
+            purpose: "connect_link".into(),
+            connection_id: Some(connection.id.clone()),
+            payment_id: None,
+            state_hash: hex::encode(sha256(token.as_bytes())),
+            pkce_verifier_sealed: None,
+            expires_at,
+            consumed_at: None,
+            created_at: now,
+        },
+    )?;
+    let connect_url = state
+        .config
+        .public_url
+        .join(&format!("connect/{token}"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(ConnectLink {
+        id: connection.id.clone(),
+        status: connection.status.clone(),
+        connect_url: connect_url.to_string(),
+        expires_at,
+    })
+}
+
+/// Creates a pending connection and the link that starts the user's journey.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{user_id}/connections",
+    params(("user_id" = String, Path, description = "The app's own id for its user")),
+    request_body = CreateConnection,
+    responses(
+        (status = 201, body = ConnectLink),
+        (status = 401, body = super::error::Problem),
+        (status = 422, body = super::error::Problem, description = "A field is invalid; `field` names it"),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/users/{user_id}/connections")]
+pub async fn create(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    user_id: web::Path<String>,
+    body: web::Json<CreateConnection>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id.into_inner();
+    valid_user_id(&user_id)?;
+    let body = body.into_inner();
+    if state.registry.get(&body.bank_id).is_none() {
+        return Err(ApiError::invalid("bank_id", "unknown bank"));
+    }
+    let redirect = Url::parse(&body.redirect_url)
+        .map_err(|e| ApiError::invalid("redirect_url", e.to_string()))?;
+    if !redirect_allowed(&allowlist(&client.0), &redirect) {
+        return Err(ApiError::invalid(
+            "redirect_url",
+            "must be https (or loopback http) and within the API client's redirect allow-list",
+        ));
+    }
+    let app = state.clone();
+    let link = store::run(&state.pool, move |conn| {
+        Ok(conn.transaction(|conn| {
+            let user = users::find_or_create(conn, &client.0.id, &user_id)?;
+            let now = store::now();
+            let row = ConnectionRow {
+                id: store::new_id(),
+                user_id: user.id,
+                bank_id: body.bank_id,
+                status: "pending".into(),
+                scopes: String::new(),
+                redirect_url: redirect.to_string(),
+                sca_at: None,
+                consent_expires_at: None,
+                last_synced_at: None,
+                error_code: None,
+                lease_owner: None,
+                lease_until: None,
+                created_at: now,
+                updated_at: now,
+            };
+            connections::insert(conn, &row)?;
+            new_connect_link(conn, &app, &row)
+        }))
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(link))
+}
+
+/// Lists a user's connections.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{user_id}/connections",
+    params(("user_id" = String, Path, description = "The app's own id for its user")),
+    responses((status = 200, body = ConnectionList), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/users/{user_id}/connections")]
+pub async fn list(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id.into_inner();
+    valid_user_id(&user_id)?;
+    let list = store::run(&state.pool, move |conn| {
+        let Some(user) = users::find(conn, &client.0.id, &user_id)? else {
+            return Ok(Err(ApiError::NotFound("user")));
+        };
+        let rows = connections::list_for_user(conn, &user.id)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| view(conn, row, user.external_id.clone()))
+            .collect::<Result<Vec<_>, _>>())
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(ConnectionList { connections: list }))
+}
+
+/// Loads a connection of this API client with its user's external id, or 404.
+fn owned(
+    conn: &mut DbConnection,
+    client: &ApiClientRow,
+    id: &str,
+) -> Result<(ConnectionRow, String), ApiError> {
+    let row = connections::find_for_client(conn, id, &client.id)?
+        .ok_or(ApiError::NotFound("connection"))?;
+    let user = users::find_by_id(conn, &row.user_id)?.ok_or(ApiError::NotFound("connection"))?;
+    Ok((row, user.external_id))
+}
+
+/// One connection.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{id}",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[get("/v1/connections/{id}")]
+pub async fn show(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = store::run(&state.pool, move |conn| {
+        Ok(owned(conn, &client.0, &id).and_then(|(row, user)| view(conn, row, user)))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// A new `connect_url` for an existing connection: the user passes SCA again and keeps the
+/// same connection, accounts and transaction ids.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/reauthorize",
+    params(("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 200, body = ConnectLink),
+        (status = 404, body = super::error::Problem),
+        (status = 409, body = super::error::Problem, description = "The connection is revoked"),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/connections/{id}/reauthorize")]
+pub async fn reauthorize(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let app = state.clone();
+    let link = store::run(&state.pool, move |conn| {
+        Ok(owned(conn, &client.0, &id).and_then(|(row, _)| {
+            if row.status == "revoked" {
+                return Err(ApiError::Conflict(
+                    "a revoked connection cannot be reauthorized",
+                ));
+            }
+            new_connect_link(conn, &app, &row)
+        }))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(link))
+}
+
+/// Revokes a connection: the tokens are wiped at once and the connection is marked revoked;
+/// an audit entry records who did it.
+#[utoipa::path(
+    delete,
+    path = "/v1/connections/{id}",
+    params(("id" = String, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = super::error::Problem)),
+    security(("api_key" = []))
+)]
+#[delete("/v1/connections/{id}")]
+pub async fn remove(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    store::run(&state.pool, move |conn| {
+        Ok(owned(conn, &client.0, &id).and_then(|(row, _)| {
+            conn.transaction(|conn| {
+                tokens::delete_for_connection(conn, &row.id)?;
+                connections::update(conn, &row.id, connections::ConnectionUpdate::Revoked)?;
+                audit::append(
+                    conn,
+                    &NewAuditEntry {
+                        at: store::now(),
+                        actor: format!("api_client:{}", client.0.id),
+                        action: "consent.revoked".into(),
+                        api_client_id: Some(client.0.id.clone()),
+                        connection_id: Some(row.id.clone()),
+                        details: serde_json::json!({ "bank_id": row.bank_id }).to_string(),
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(())
+            })
+            .map_err(ApiError::from)
+        }))
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(allowlist: &[&str], candidate: &str) -> bool {
+        let owned: Vec<String> = allowlist.iter().map(|s| s.to_string()).collect();
+        redirect_allowed(&owned, &Url::parse(candidate).unwrap())
+    }
+
+    #[test]
+    fn redirects_must_be_https_or_loopback_and_within_the_allowlist() {
+        let entries = ["https://app.example/banks", "http://127.0.0.1:3000/"];
+        assert!(allowed(&entries, "https://app.example/banks"));
+        assert!(allowed(&entries, "https://app.example/banks/done?x=1"));
+        assert!(allowed(&entries, "http://127.0.0.1:3000/cb"));
+        assert!(
+            !allowed(&entries, "https://app.example/banksy"),
+            "segment boundary"
+        );
+        assert!(!allowed(&entries, "https://app.example.evil.com/banks"));
+        assert!(
+            !allowed(&entries, "http://app.example/banks"),
+            "plain http off loopback"
+        );
+        assert!(
+            !allowed(&entries, "https://app.example:444/banks"),
+            "other port"
+        );
+        assert!(!allowed(&entries, "http://127.0.0.1:3001/cb"));
+        assert!(
+            !allowed(&[], "https://app.example/banks"),
+            "empty allow-list"
+        );
+        assert!(!allowed(&entries, "https://user@app.example/banks"));
+    }
+
+    #[test]
+    fn user_ids_are_short_and_printable() {
+        assert!(valid_user_id("user-42").is_ok());
+        assert!(valid_user_id("").is_err());
+        assert!(valid_user_id(&"x".repeat(129)).is_err());
+        assert!(valid_user_id("a\nb").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! The `passerelle` binary as an operator uses it: `certs dev`, `banks`, `migrate`, `apikey`,
+//! `serve` (readiness and graceful SIGTERM), and one-line start-up failures naming the culprit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_passerelle");
+
+/// The binary with a clean `PASSERELLE_*` environment rooted in `dir`.
+fn passerelle(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PASSERELLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PASSERELLE_DATA_DIR", dir.join("data"))
+        .env("PASSERELLE_SANDBOX_LISTEN", "")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir);
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A bare HTTP/1.0 GET, so this test needs no async runtime.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Some((status, body))
+}
+
+#[test]
+fn certs_dev_produces_a_chain_openssl_verifies_with_the_organisation_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("certs");
+    let run = passerelle(dir.path())
+        .args(["certs", "dev", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    for file in [
+        "ca.pem",
+        "qwac.pem",
+        "qwac.key",
+        "qseal.pem",
+        "qseal.key",
+        "sandbox.pem",
+        "sandbox.key",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    let verify = Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(out.join("ca.pem"))
+        .args([
+            out.join("qwac.pem"),
+            out.join("qseal.pem"),
+            out.join("sandbox.pem"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{text}{}", stderr(&verify));
+    assert_eq!(text.matches(": OK").count(), 3, "{text}");
+    let subject = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(out.join("qseal.pem"))
+        .output()
+        .unwrap();
+    let subject = String::from_utf8_lossy(&subject.stdout);
+    assert!(subject.contains("PSDFR-ACPR-99999"), "{subject}");
+}
+
+#[test]
+fn banks_lists_every_bpce_brand() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = passerelle(dir.path()).arg("banks").output().unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout);
+    for (brand_code, name) in [
+        ("12579", "Banque BCP"),
+        ("40978", "Palatine"),
+        ("10548", "Banque de Savoie"),
+        ("42559", "Crédit Coopératif"),
+        ("30258", "BTP Banque"),
+        ("18919", "Natixis"),
+        ("17515", "Caisse d'Epargne"),
+        ("10207", "Banque Populaire"),
+    ] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(brand_code) && l.contains(name)),
+            "{name} {brand_code} missing from:\n{table}"
+        );
+    }
+
+    let json = passerelle(dir.path())
+        .args(["banks", "--json"])
+        .output()
+        .unwrap();
+    let banks: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(banks.as_array().unwrap().len() >= 30);
+}
+
+#[test]
+fn migrate_then_apikey_create_prints_a_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = passerelle(dir.path()).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    assert!(dir.path().join("data/passerelle.db").is_file());
+    let create = passerelle(dir.path())
+        .args(["apikey", "create", "--name", "budget app"])
+        .output()
+        .unwrap();
+    assert!(create.status.success(), "{}", stderr(&create));
+    let printed = String::from_utf8_lossy(&create.stdout);
+    let key = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("pas_"))
+        .expect("a key is printed");
+    let db = std::fs::read(dir.path().join("data/passerelle.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("data/passerelle.db-wal")).unwrap_or_default();
+    let haystack = [db, wal].concat();
+    assert!(
+        !haystack.windows(key.len()).any(|w| w == key.as_bytes()),
+        "only the key's hash is stored"
+    );
+}
+
+#[test]
+fn serve_is_ready_on_sqlite_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = passerelle(dir.path())
+        .env("PASSERELLE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = loop {
+        if let Some((status, body)) = http_get(port, "/readyz") {
+            break (status, body);
+        }
+        assert!(Instant::now() < deadline, "serve did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    assert!(ready.1.contains("sqlite"));
+    assert!(
+        dir.path().join("data/certs/qwac.pem").is_file(),
+        "dev certs made on first serve"
+    );
+
+    // OAuth codes and states travel in query strings: the request is logged, its query is not.
+    let (status, _) = http_get(port, "/healthz?code=SECRETCODE42&state=SECRETSTATE42").unwrap();
+    assert_eq!(status, 200);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "graceful exit: {status:?}");
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("/healthz"), "the request is logged: {logs}");
+    assert!(
+        !logs.contains("SECRETCODE42") && !logs.contains("SECRETSTATE42"),
+        "{logs}"
+    );
+}
+
+/// Runs `serve` with one bad setting and returns its exit status and stderr.
+fn serve_fails(dir: &Path, env: &[(&str, String)]) -> String {
+    let mut cmd = passerelle(dir);
+    cmd.env("PASSERELLE_LISTEN", format!("127.0.0.1:{}", free_port()));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "must fail: {env:?}");
+    let err = stderr(&out);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one clear line: {err}");
+    lines[0].to_owned()
+}
+
+#[test]
+fn bad_start_up_input_stops_with_one_line_naming_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let line = serve_fails(
+        dir.path(),
+        &[("PASSERELLE_DATABASE_URL", "mysql://localhost/p".into())],
+    );
+    assert!(line.contains("PASSERELLE_DATABASE_URL"), "{line}");
+
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let line = serve_fails(dir.path(), &[("PASSERELLE_LISTEN", addr.clone())]);
+    assert!(
+        line.contains("PASSERELLE_LISTEN") && line.contains(&addr),
+        "{line}"
+    );
+
+    let registry = dir.path().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    std::fs::write(registry.join("broken.toml"), "id = \"broken\"\nbogus = 1\n").unwrap();
+    let line = serve_fails(
+        dir.path(),
+        &[("PASSERELLE_BANK_REGISTRY", registry.display().to_string())],
+    );
+    assert!(line.contains("broken.toml"), "{line}");
+
+    std::fs::write(dir.path().join("bad.toml"), "listen = [\n").unwrap();
+    let line = serve_fails(dir.path(), &[("PASSERELLE_CONFIG", "bad.toml".into())]);
+    assert!(line.contains("bad.toml"), "{line}");
+
+    let line = serve_fails(
+        dir.path(),
+        &[("PASSERELLE_QWAC_CERT", "/nonexistent/qwac.pem".into())],
+    );
+    assert!(line.contains("/nonexistent/qwac.pem"), "{line}");
+}
