@@ -5,9 +5,12 @@
 
 pub mod api;
 pub mod app;
+pub mod bank;
 pub mod config;
 pub mod crypto;
 pub mod httpsig;
+pub mod model;
+pub mod oauth;
 pub mod registry;
 pub mod sandbox;
 pub mod store;

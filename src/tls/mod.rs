@@ -7,6 +7,7 @@
 //!   the pair matches and the certificate is currently valid.
 
 pub mod certs;
+pub mod client;
 pub mod identity;
 
 pub use certs::CertError;

@@ -1,0 +1,9 @@
+//! The STET PSD2 connector (1.4.2): wire models, the pure normalizer, request signing and the
+//! HTTP client.
+
+pub mod client;
+pub mod map;
+pub mod request;
+pub mod wire;
+
+pub use client::{PaymentCreated, StetClient};

@@ -1,0 +1,16 @@
+//! The normalized domain every bank is mapped into: what the store keeps and the JSON API
+//! serves, whatever the bank's protocol.
+//!
+//! Amounts are [`Money`] (integer minor units and an ISO 4217 currency, never `f64`); dates of
+//! bank events are calendar days in the bank's time zone; instants are UTC.
+
+mod account;
+mod iban;
+mod money;
+
+pub use account::{
+    Account, AccountKind, Balance, BalanceKind, BankResourceId, BankTransactionCode, Transaction,
+    TransactionStatus,
+};
+pub use iban::Iban;
+pub use money::{Currency, InvalidCurrency, Money, MoneyError};
