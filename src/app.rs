@@ -10,7 +10,8 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Config;
-use crate::registry::Registry;
+use crate::registry::{Registry, SandboxHosts};
+use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::store::{self, Pool};
 use crate::telemetry::PathOnlyRootSpan;
 use crate::tls::certs;
@@ -30,6 +31,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    sandbox: Option<SandboxHandle>,
 }
 
 impl Application {
@@ -37,8 +39,16 @@ impl Application {
     /// exist, and binds the listener. Every failure names its culprit.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         prepare_certificates(&config)?;
-        let sandbox = config.sandbox_listen.map(|a| a.to_string());
-        let registry = Registry::load(&config.bank_registry, sandbox.as_deref())?;
+        // The sandbox starts first: with port 0 only the bound addresses are known, and the
+        // registry's sandbox profiles point at them.
+        let sandbox = start_sandbox(&config).await?;
+        let hosts = sandbox
+            .as_ref()
+            .map(|s| (s.addr.to_string(), s.web_addr.to_string()));
+        let registry = Registry::load(
+            &config.bank_registry,
+            hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
+        )?;
         let pool = open_database(&config)?;
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("PASSERELLE_LISTEN: cannot listen on {}", config.listen))?;
@@ -77,6 +87,7 @@ impl Application {
             port,
             server,
             state,
+            sandbox,
         })
     }
 
@@ -90,10 +101,39 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGTERM/SIGINT, then shuts down gracefully.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// The built-in sandbox bank, when it runs (tests drive its clock and faults).
+    pub fn sandbox(&self) -> Option<&SandboxHandle> {
+        self.sandbox.as_ref()
     }
+
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully (the sandbox with it).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.stop().await;
+        }
+        result
+    }
+}
+
+/// Starts the built-in sandbox bank when configured. With production certificates there is no
+/// sandbox server certificate: the API is served anyway, with a warning saying how to turn the
+/// sandbox off.
+async fn start_sandbox(config: &Config) -> anyhow::Result<Option<SandboxHandle>> {
+    let Some(options) = SandboxOptions::from_config(config) else {
+        return Ok(None);
+    };
+    if !options.server_cert.is_file() {
+        tracing::warn!(
+            cert = %options.server_cert.display(),
+            "sandbox bank not started: no server certificate (set PASSERELLE_SANDBOX_LISTEN= to turn it off)"
+        );
+        return Ok(None);
+    }
+    let handle = sandbox::start(options)
+        .await
+        .context("PASSERELLE_SANDBOX_LISTEN: cannot start the sandbox bank")?;
+    Ok(Some(handle))
 }
 
 /// Opens the pool and applies pending migrations.
@@ -113,7 +153,7 @@ pub fn open_database(config: &Config) -> anyhow::Result<Pool> {
 
 /// With the default certificate paths, generates development certificates on first start;
 /// with configured paths, insists that each file exists.
-fn prepare_certificates(config: &Config) -> anyhow::Result<()> {
+pub fn prepare_certificates(config: &Config) -> anyhow::Result<()> {
     let paths = &config.certs;
     if paths.defaults {
         let dir = config.data_dir.join("certs");

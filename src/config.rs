@@ -23,6 +23,8 @@ const KEYS: &[&str] = &[
     "data_dir",
     "bank_registry",
     "sandbox_listen",
+    "sandbox_web_listen",
+    "sandbox_token_ttl",
     "client_id",
     "qwac_cert",
     "qwac_key",
@@ -67,6 +69,8 @@ struct RawConfig {
     data_dir: Option<String>,
     bank_registry: Option<String>,
     sandbox_listen: Option<String>,
+    sandbox_web_listen: Option<String>,
+    sandbox_token_ttl: Option<u64>,
     client_id: Option<String>,
     qwac_cert: Option<String>,
     qwac_key: Option<String>,
@@ -120,6 +124,12 @@ pub struct Config {
     pub bank_registry: Vec<PathBuf>,
     /// Where the built-in sandbox bank listens; `None` turns it off.
     pub sandbox_listen: Option<SocketAddr>,
+    /// Where the sandbox bank serves the PSU's pages (login, payment approval) with plain
+    /// server TLS: a browser has no QWAC. Defaults to the next port after `sandbox_listen`.
+    pub sandbox_web_listen: Option<SocketAddr>,
+    /// Lifetime of the sandbox bank's access tokens (`PASSERELLE_SANDBOX_TOKEN_TTL`, seconds;
+    /// default 3600 as the portal's `expires_in`; tests set it to a few seconds).
+    pub sandbox_token_ttl: std::time::Duration,
     /// The TPP's OAuth client id: its PSD2 organisation identifier.
     pub client_id: String,
     /// The TPP's certificates.
@@ -225,6 +235,32 @@ impl Config {
             Some(s) if s.trim().is_empty() => None,
             Some(s) => Some(parse_addr("sandbox_listen", &s)?),
         };
+        let sandbox_web_listen = match (sandbox_listen, non_empty(raw.sandbox_web_listen)) {
+            (None, _) => None,
+            (Some(_), Some(s)) => Some(parse_addr("sandbox_web_listen", &s)?),
+            (Some(api), None) => {
+                let port = match api.port() {
+                    0 => 0,
+                    p => p.checked_add(1).ok_or_else(|| {
+                        ConfigError::new(
+                            "sandbox_web_listen",
+                            "set it: the API port is the last one",
+                        )
+                    })?,
+                };
+                Some(SocketAddr::new(api.ip(), port))
+            }
+        };
+        let sandbox_token_ttl = match raw.sandbox_token_ttl {
+            None => std::time::Duration::from_secs(3600),
+            Some(0) => {
+                return Err(ConfigError::new(
+                    "sandbox_token_ttl",
+                    "must be a positive number of seconds",
+                ))
+            }
+            Some(secs) => std::time::Duration::from_secs(secs),
+        };
         let client_id = non_empty(raw.client_id).unwrap_or_else(|| DEV_CLIENT_ID.into());
         if !is_organisation_identifier(&client_id) {
             return Err(ConfigError::new(
@@ -274,6 +310,8 @@ impl Config {
             data_dir,
             bank_registry,
             sandbox_listen,
+            sandbox_web_listen,
+            sandbox_token_ttl,
             client_id,
             certs,
             sealing_keys: raw.sealing_keys,
@@ -344,6 +382,7 @@ mod tests {
                 Some("127.0.0.1:8443")
             );
             assert!(c.bank_registry.is_empty());
+            assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(3600));
             assert!(c.certs.defaults);
             assert_eq!(c.certs.qwac_cert, PathBuf::from("./data/certs/qwac.pem"));
             Ok(())
@@ -367,6 +406,7 @@ mod tests {
             jail.set_env("PASSERELLE_CA_CERT", "/keys/ca.pem");
             jail.set_env("PASSERELLE_SEALING_KEYS", "k1:AAAA");
             jail.set_env("PASSERELLE_LOG_FORMAT", "json");
+            jail.set_env("PASSERELLE_SANDBOX_TOKEN_TTL", "5");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
                 c.database_url,
@@ -380,6 +420,11 @@ mod tests {
                 vec![PathBuf::from("/etc/a"), PathBuf::from("/etc/b")]
             );
             assert_eq!(c.sandbox_listen.map(|a| a.port()), Some(9443));
+            assert_eq!(
+                c.sandbox_web_listen.map(|a| a.port()),
+                Some(9444),
+                "next port"
+            );
             assert_eq!(c.client_id, "PSDFR-ACPR-13807");
             assert_eq!(c.certs.qwac_cert, PathBuf::from("/keys/qwac.pem"));
             assert_eq!(c.certs.qwac_key, PathBuf::from("/keys/qwac.key"));
@@ -393,6 +438,7 @@ mod tests {
             assert_eq!(keys.as_deref(), Some("k1:AAAA"));
             assert!(!c.certs.defaults);
             assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(5));
             // The default database follows the data dir when not set.
             Ok(())
         });
@@ -417,6 +463,7 @@ mod tests {
             jail.set_env("PASSERELLE_SANDBOX_LISTEN", "");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(c.sandbox_listen, None);
+            assert_eq!(c.sandbox_web_listen, None);
             Ok(())
         });
     }

@@ -12,6 +12,7 @@ pub mod httpsig;
 pub mod model;
 pub mod oauth;
 pub mod registry;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

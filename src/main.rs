@@ -1,4 +1,5 @@
-//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`.
+//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`,
+//! `sandbox`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use passerelle::app::{self, Application};
 use passerelle::config::Config;
-use passerelle::registry::Registry;
+use passerelle::registry::{Registry, SandboxHosts};
+use passerelle::sandbox::{self, SandboxOptions};
 use passerelle::tls::certs;
 use passerelle::{api, telemetry};
 
@@ -26,6 +28,8 @@ enum Command {
     Serve,
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Runs only the built-in sandbox bank on `PASSERELLE_SANDBOX_LISTEN`.
+    Sandbox,
     /// Lists the banks in the registry.
     Banks {
         /// Prints JSON instead of a table.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(Config::load()?),
+        Command::Sandbox => run_sandbox(Config::load()?),
         Command::Migrate => {
             let config = Config::load()?;
             telemetry::init(config.log_format);
@@ -97,8 +102,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Banks { json } => {
             let config = Config::load()?;
-            let sandbox = config.sandbox_listen.map(|a| a.to_string());
-            let registry = Registry::load(&config.bank_registry, sandbox.as_deref())?;
+            let hosts = config
+                .sandbox_listen
+                .zip(config.sandbox_web_listen)
+                .map(|(api, web)| (api.to_string(), web.to_string()));
+            let registry = Registry::load(
+                &config.bank_registry,
+                hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
+            )?;
             print_banks(&registry, json)
         }
         Command::Certs {
@@ -145,8 +156,41 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let application = Application::build(config).await?;
         tracing::info!(port = application.port(), "Passerelle is listening");
         println!("Passerelle is running: {public_url}");
+        if let Some(sandbox) = application.sandbox() {
+            println!(
+                "Sandbox bank is running: API {} (client certificate required), login pages {}",
+                sandbox.base_url(),
+                sandbox.web_url()
+            );
+        }
         application.run_until_stopped().await?;
         tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn run_sandbox(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    app::prepare_certificates(&config)?;
+    let options = SandboxOptions::from_config(&config).context(
+        "PASSERELLE_SANDBOX_LISTEN: the sandbox is turned off (set an address like 127.0.0.1:8443)",
+    )?;
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let handle = sandbox::start(options).await?;
+        println!(
+            "Sandbox bank is running: API {} (client certificate required), login pages {}",
+            handle.base_url(),
+            handle.web_url()
+        );
+        println!(
+            "Banks: {0}/banks/12579/stet/psd2/v1.4.2 and {0}/banks/17515/stet/psd2/v1.4.2",
+            handle.base_url()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
+        handle.stop().await;
         Ok(())
     })
 }

@@ -20,12 +20,22 @@ use super::profile::{
     Limits, MaintenanceWindow, Protocol, ProtocolVersion, Scope, SignatureProfile, MINUTES_PER_DAY,
 };
 
-/// Stands for the sandbox's `host:port` in sandbox profile URLs.
+use super::SandboxHosts;
+
+/// Stands for the sandbox's API `host:port` (mutual TLS) in sandbox profile URLs.
 pub(crate) const SANDBOX_PLACEHOLDER: &str = "{sandbox}";
+
+/// Stands for the sandbox's `host:port` for browser pages (plain server TLS) in sandbox profile
+/// URLs: a browser cannot present a QWAC, so the login page lives on its own listener, as a real
+/// bank's authorization server does.
+pub(crate) const SANDBOX_WEB_PLACEHOLDER: &str = "{sandbox_web}";
 
 /// Used to validate sandbox profiles when the sandbox is off, so a broken built-in sandbox
 /// file is caught whatever the configuration.
-const STAND_IN_SANDBOX_LISTEN: &str = "127.0.0.1:8443";
+const STAND_IN_SANDBOX: SandboxHosts<'static> = SandboxHosts {
+    api: "127.0.0.1:8443",
+    web: "127.0.0.1:8444",
+};
 
 /// Pseudo-headers of draft-cavage signatures.
 const PSEUDO_HEADERS: [&str; 3] = ["(request-target)", "(created)", "(expires)"];
@@ -122,10 +132,11 @@ struct Seen {
 pub(crate) fn load_all(
     builtin: &[(&str, &str)],
     extra_dirs: &[PathBuf],
-    sandbox_listen: Option<&str>,
+    sandbox_listen: Option<SandboxHosts<'_>>,
 ) -> Result<BTreeMap<BankId, Bank>, RegistryError> {
-    if let Some(addr) = sandbox_listen {
-        check_sandbox_listen(addr)?;
+    if let Some(hosts) = sandbox_listen {
+        check_sandbox_listen(hosts.api)?;
+        check_sandbox_listen(hosts.web)?;
     }
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     let mut banks = BTreeMap::new();
@@ -223,7 +234,7 @@ pub(crate) fn build(
     file: &str,
     text: &str,
     origin: Origin<'_>,
-    sandbox_listen: Option<&str>,
+    sandbox_listen: Option<SandboxHosts<'_>>,
 ) -> Result<Bank, RegistryError> {
     let raw: RawProfile = toml::from_str(text).map_err(|e| RegistryError::Parse {
         file: file.to_owned(),
@@ -381,7 +392,7 @@ impl Checker<'_> {
         &self,
         raw: &RawEndpointsTable,
         sandbox: bool,
-        sandbox_listen: Option<&str>,
+        sandbox_listen: Option<SandboxHosts<'_>>,
     ) -> Result<BankEndpoints, RegistryError> {
         if sandbox {
             if raw.live.is_some() {
@@ -392,7 +403,7 @@ impl Checker<'_> {
                         .to_owned(),
                 ));
             }
-            let listen = sandbox_listen.unwrap_or(STAND_IN_SANDBOX_LISTEN);
+            let listen = sandbox_listen.unwrap_or(STAND_IN_SANDBOX);
             let urls = self.environment("endpoints.sandbox", &raw.sandbox, Some(listen))?;
             return Ok(BankEndpoints {
                 sandbox: urls.clone(),
@@ -418,7 +429,7 @@ impl Checker<'_> {
         &self,
         table: &str,
         raw: &RawEndpoints,
-        listen: Option<&str>,
+        listen: Option<SandboxHosts<'_>>,
     ) -> Result<Endpoints, RegistryError> {
         let url = |name: &str, value: &str| self.url(&format!("{table}.{name}"), value, listen);
         let api_base = url("api_base", &raw.api_base)?;
@@ -445,10 +456,18 @@ impl Checker<'_> {
         })
     }
 
-    fn url(&self, key: &str, raw: &str, listen: Option<&str>) -> Result<Url, RegistryError> {
+    fn url(
+        &self,
+        key: &str,
+        raw: &str,
+        listen: Option<SandboxHosts<'_>>,
+    ) -> Result<Url, RegistryError> {
         let text = match listen {
-            Some(addr) => raw.replace(SANDBOX_PLACEHOLDER, addr),
-            None if raw.contains(SANDBOX_PLACEHOLDER) => {
+            // The longer placeholder first: `{sandbox}` is not a prefix of it, but stay safe.
+            Some(hosts) => raw
+                .replace(SANDBOX_WEB_PLACEHOLDER, hosts.web)
+                .replace(SANDBOX_PLACEHOLDER, hosts.api),
+            None if raw.contains(SANDBOX_PLACEHOLDER) || raw.contains(SANDBOX_WEB_PLACEHOLDER) => {
                 return Err(self.invalid(
                     key,
                     format!("`{SANDBOX_PLACEHOLDER}` is only allowed in `sandbox = true` profiles"),

@@ -22,6 +22,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use error::RegistryError;
+
+/// Where the built-in sandbox bank listens: its API `host:port` (mutual TLS) replaces
+/// `{sandbox}`, its browser-pages `host:port` replaces `{sandbox_web}` in sandbox profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxHosts<'a> {
+    /// The API listener, e.g. `127.0.0.1:8443`.
+    pub api: &'a str,
+    /// The listener for the PSU's pages (login, payment approval), e.g. `127.0.0.1:8444`.
+    pub web: &'a str,
+}
 pub use profile::{
     BalanceType, Bank, BankCode, BankEndpoints, BankId, ConsentModel, Endpoints, Environment,
     InvalidBankCode, InvalidBankId, KeyIdFormat, Limits, MaintenanceWindow, Protocol,
@@ -42,15 +52,16 @@ pub struct Registry {
 impl Registry {
     /// Loads the built-in profiles plus every `*.toml` file of `extra_dirs` (in order).
     ///
-    /// `sandbox_listen` is the built-in sandbox's `host:port` when it runs: it replaces
-    /// `{sandbox}` in sandbox profiles. With `None` the sandbox profiles are checked but
+    /// `sandbox_listen` holds the built-in sandbox's addresses when it runs: its API
+    /// `host:port` replaces `{sandbox}` and its browser-pages `host:port` replaces
+    /// `{sandbox_web}` in sandbox profiles. With `None` the sandbox profiles are checked but
     /// left out.
     ///
     /// Fails on the first unreadable folder or file, invalid profile, or id defined twice
     /// (an extra file may not reuse a built-in id); the error names the file.
     pub fn load(
         extra_dirs: &[PathBuf],
-        sandbox_listen: Option<&str>,
+        sandbox_listen: Option<SandboxHosts<'_>>,
     ) -> Result<Self, RegistryError> {
         Self::load_from(builtin::BUILTIN, extra_dirs, sandbox_listen)
     }
@@ -59,7 +70,7 @@ impl Registry {
     fn load_from(
         builtin: &[(&str, &str)],
         extra_dirs: &[PathBuf],
-        sandbox_listen: Option<&str>,
+        sandbox_listen: Option<SandboxHosts<'_>>,
     ) -> Result<Self, RegistryError> {
         let banks = load::load_all(builtin, extra_dirs, sandbox_listen)?;
         Ok(Self { banks })

@@ -74,15 +74,19 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+fn hosts(api: &str) -> SandboxHosts<'_> {
+    SandboxHosts { api, web: api }
+}
+
 fn builtin_registry() -> Registry {
-    Registry::load(&[], Some(LISTEN)).unwrap()
+    Registry::load(&[], Some(hosts(LISTEN))).unwrap()
 }
 
 /// Loads `text` as `test-bank.toml` in a fresh folder; returns the error and the file path.
 fn rejected(text: &str) -> (String, String) {
     let dir = TempDir::new().unwrap();
     let file = write(dir.path(), "test-bank.toml", text);
-    let err = Registry::load(&[dir.path().to_path_buf()], Some(LISTEN))
+    let err = Registry::load(&[dir.path().to_path_buf()], Some(hosts(LISTEN)))
         .expect_err("profile should be rejected")
         .to_string();
     (err, file.display().to_string())
@@ -246,7 +250,14 @@ fn sandbox_off_drops_sandbox_banks() {
 
 #[test]
 fn sandbox_placeholder_is_replaced_by_the_listen_address() {
-    let registry = Registry::load(&[], Some("localhost:9443")).unwrap();
+    let registry = Registry::load(
+        &[],
+        Some(SandboxHosts {
+            api: "localhost:9443",
+            web: "localhost:9444",
+        }),
+    )
+    .unwrap();
     let bank = registry.get("sandbox-bcp").unwrap();
     assert!(bank.sandbox && bank.pkce);
     assert_eq!(bank.name, "Banque BCP (sandbox)");
@@ -259,7 +270,8 @@ fn sandbox_placeholder_is_replaced_by_the_listen_address() {
     );
     assert_eq!(
         urls.authorize.as_str(),
-        "https://localhost:9443/banks/12579/stet/psd2/oauth/authorize"
+        "https://localhost:9444/banks/12579/stet/psd2/oauth/authorize",
+        "the PSU's login page is on the pages listener"
     );
     assert_eq!(
         urls.token.as_str(),
@@ -279,7 +291,7 @@ fn sandbox_placeholder_is_replaced_by_the_listen_address() {
 #[test]
 fn bad_sandbox_listen_address_is_rejected() {
     for addr in ["", "evil.example/path", "a@b:1", "host:99999"] {
-        let err = Registry::load(&[], Some(addr)).unwrap_err();
+        let err = Registry::load(&[], Some(hosts(addr))).unwrap_err();
         assert!(
             matches!(err, RegistryError::SandboxListen { .. }),
             "{addr}: {err}"
@@ -438,7 +450,7 @@ fn duplicate_ids_across_folders_are_rejected() {
 #[test]
 fn extra_profiles_cannot_reuse_builtin_ids() {
     // Sandbox ids are reserved too, even when the sandbox is off.
-    for (id, listen) in [("banque-bcp", Some(LISTEN)), ("sandbox-bcp", None)] {
+    for (id, listen) in [("banque-bcp", Some(hosts(LISTEN))), ("sandbox-bcp", None)] {
         let dir = TempDir::new().unwrap();
         let file = write(dir.path(), &format!("{id}.toml"), &profile(id));
         let err = Registry::load(&[dir.path().into()], listen).unwrap_err();

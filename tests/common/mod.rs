@@ -2,6 +2,8 @@
 //! on a random port (zero2prod's `spawn_app`, crates.io's `TestApp`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sandbox;
+
 use std::path::PathBuf;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -102,6 +104,8 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         data_dir,
         bank_registry: Vec::new(),
         sandbox_listen: None,
+        sandbox_web_listen: None,
+        sandbox_token_ttl: std::time::Duration::from_secs(3600),
         client_id: DEV_CLIENT_ID.into(),
         certs: CertPaths {
             qwac_cert: certs.join("qwac.pem"),
