@@ -18,7 +18,7 @@ use passerelle::bank::{BankErrorKind, Connector, DateRange, FixedToken, TokenSou
 use passerelle::httpsig::Signer;
 use passerelle::model::BankResourceId;
 use passerelle::oauth::OAuthError;
-use passerelle::registry::{Environment, Registry};
+use passerelle::registry::{Environment, Registry, SandboxHosts};
 use passerelle::tls::certs::{generate_dev_certs, DevCertOptions, DevCertPaths};
 use passerelle::tls::client::{BankHttpClient, ClientOptions, TlsMaterial};
 use passerelle::tls::identity::Identity;
@@ -66,7 +66,12 @@ async fn bank_with(
         .run();
     actix_web::rt::spawn(server);
 
-    let registry = Registry::load(&[], Some(&addr.to_string())).unwrap();
+    let host = addr.to_string();
+    let hosts = SandboxHosts {
+        api: &host,
+        web: &host,
+    };
+    let registry = Registry::load(&[], Some(hosts)).unwrap();
     let bank = registry.get("sandbox-bcp").unwrap();
     let qwac = Identity::from_pem_files(&paths.qwac_cert, &paths.qwac_key).unwrap();
     let ca = if trust_other_ca {
