@@ -139,3 +139,68 @@ async fn client_credentials_token_for_pisp() {
     let token = tpp.oauth.client_credentials(&["pisp"]).await.unwrap();
     assert!(!token.access_token.expose_secret().is_empty());
 }
+
+fn probe_config(sbx: &Sandbox, ca: &std::path::Path) -> passerelle::config::Config {
+    let db = common::TestDb::sqlite();
+    let mut config = common::test_config(&db, std::env::temp_dir());
+    config.client_id = CLIENT_ID.into();
+    config.certs.qwac_cert = sbx.certs.qwac_cert.clone();
+    config.certs.qwac_key = sbx.certs.qwac_key.clone();
+    config.certs.qseal_cert = sbx.certs.qseal_cert.clone();
+    config.certs.qseal_key = sbx.certs.qseal_key.clone();
+    config.certs.ca_cert = ca.to_path_buf();
+    config
+}
+
+fn sandbox_bank(sbx: &Sandbox) -> passerelle::registry::Bank {
+    let api = sbx.handle.addr.to_string();
+    let web = sbx.handle.web_addr.to_string();
+    let registry = Registry::load(
+        &[],
+        Some(SandboxHosts {
+            api: &api,
+            web: &web,
+        }),
+    )
+    .unwrap();
+    registry.get("sandbox-bcp").unwrap().clone()
+}
+
+#[actix_web::test]
+async fn probe_passes_every_step_against_the_sandbox() {
+    let sbx = Sandbox::start().await;
+    let config = probe_config(&sbx, &sbx.certs.ca_cert);
+    let steps =
+        passerelle::bank::probe::probe(&sandbox_bank(&sbx), &config, Environment::Sandbox).await;
+    let names: Vec<_> = steps.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "QWAC certificate",
+            "QSEAL certificate",
+            "TLS handshake",
+            "client-credentials token",
+            "signed call"
+        ]
+    );
+    for s in &steps {
+        assert!(s.outcome.is_ok(), "{}: {:?}", s.name, s.outcome);
+    }
+}
+
+#[actix_web::test]
+async fn probe_reports_a_bank_whose_ca_does_not_match() {
+    let sbx = Sandbox::start().await;
+    let other = tempfile::tempdir().unwrap();
+    let other_certs = passerelle::tls::certs::generate_dev_certs(
+        other.path(),
+        &passerelle::tls::certs::DevCertOptions::default(),
+    )
+    .unwrap();
+    let config = probe_config(&sbx, &other_certs.ca_cert);
+    let steps =
+        passerelle::bank::probe::probe(&sandbox_bank(&sbx), &config, Environment::Sandbox).await;
+    let tls = steps.iter().find(|s| s.name == "TLS handshake").unwrap();
+    let why = tls.outcome.as_ref().unwrap_err();
+    assert!(why.contains("not trusted"), "{why}");
+}
