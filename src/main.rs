@@ -36,6 +36,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Checks a bank end to end without a user: certificates, TLS handshake with the QWAC,
+    /// a client-credentials token, a signed call.
+    Probe {
+        /// The bank id (see `passerelle banks`).
+        bank_id: String,
+        /// Probe the live platform instead of the sandbox one.
+        #[arg(long)]
+        live: bool,
+    },
     /// Certificate tools.
     Certs {
         #[command(subcommand)]
@@ -100,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Probe { bank_id, live } => probe(&bank_id, live),
         Command::Banks { json } => {
             let config = Config::load()?;
             let hosts = config
@@ -215,6 +225,43 @@ fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
             bank.name,
             if bank.sandbox { " [sandbox]" } else { "" }
         );
+    }
+    Ok(())
+}
+
+fn probe(bank_id: &str, live: bool) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let hosts = config
+        .sandbox_listen
+        .zip(config.sandbox_web_listen)
+        .map(|(api, web)| (api.to_string(), web.to_string()));
+    let registry = Registry::load(
+        &config.bank_registry,
+        hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
+    )?;
+    let bank = registry
+        .get(bank_id)
+        .with_context(|| format!("unknown bank `{bank_id}` (see `passerelle banks`)"))?
+        .clone();
+    let environment = if live {
+        passerelle::registry::Environment::Live
+    } else {
+        passerelle::registry::Environment::Sandbox
+    };
+    let steps = actix_web::rt::System::new()
+        .block_on(async move { passerelle::bank::probe::probe(&bank, &config, environment).await });
+    let mut failed = false;
+    for step in &steps {
+        match &step.outcome {
+            Ok(what) => println!("PASS {}: {what}", step.name),
+            Err(why) => {
+                failed = true;
+                println!("FAIL {}: {why}", step.name);
+            }
+        }
+    }
+    if failed {
+        anyhow::bail!("probe of {bank_id} failed");
     }
     Ok(())
 }

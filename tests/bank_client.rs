@@ -18,7 +18,7 @@ use passerelle::bank::{BankErrorKind, Connector, DateRange, FixedToken, TokenSou
 use passerelle::httpsig::Signer;
 use passerelle::model::BankResourceId;
 use passerelle::oauth::OAuthError;
-use passerelle::registry::{Environment, Registry};
+use passerelle::registry::{Environment, Registry, SandboxHosts};
 use passerelle::tls::certs::{generate_dev_certs, DevCertOptions, DevCertPaths};
 use passerelle::tls::client::{BankHttpClient, ClientOptions, TlsMaterial};
 use passerelle::tls::identity::Identity;
@@ -67,7 +67,7 @@ async fn bank_with(
     actix_web::rt::spawn(server);
 
     let host = addr.to_string();
-    let hosts = passerelle::registry::SandboxHosts {
+    let hosts = SandboxHosts {
         api: &host,
         web: &host,
     };

@@ -1,1 +1,170 @@
-//! placeholder
+//! `passerelle probe BANK_ID`: checks a bank end to end without a user (certificates, TLS
+//! handshake with the QWAC, a client-credentials token, a signed call) and says why a step
+//! failed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::stet::StetClient;
+use super::{BankErrorKind, FixedToken};
+use crate::config::Config;
+use crate::httpsig::{key_id, Signer};
+use crate::oauth::OAuthClient;
+use crate::registry::{Bank, Environment, Scope};
+use crate::tls::client::{BankHttpClient, ClientOptions, OutboundRequest, TlsMaterial};
+use crate::tls::identity::Identity;
+
+/// Clock difference with the bank above which signatures (`Date`) are likely refused.
+const MAX_SKEW_SECS: i64 = 60;
+
+/// One probe step and its outcome (`Ok` = what passed, `Err` = why it failed).
+#[derive(Debug)]
+pub struct ProbeStep {
+    /// Step name.
+    pub name: &'static str,
+    /// Outcome.
+    pub outcome: Result<String, String>,
+}
+
+/// Explains a connection failure in operator terms.
+fn explain_connect(reason: &str) -> String {
+    if reason.contains("certificate verify failed") {
+        format!("the bank's server certificate is not trusted (wrong CA or missing extra_ca_pem?): {reason}")
+    } else if reason.contains("alert") {
+        format!("the bank refused our QWAC (expired, wrong CA, or not registered): {reason}")
+    } else {
+        reason.to_owned()
+    }
+}
+
+/// Runs the steps in order, stopping at the first one the next ones depend on.
+pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Vec<ProbeStep> {
+    let mut steps = Vec::new();
+    let step = |name, outcome| ProbeStep { name, outcome };
+
+    let material = match TlsMaterial::for_bank(bank, config) {
+        Ok(m) => m,
+        Err(e) => {
+            steps.push(step("QWAC certificate", Err(e.to_string())));
+            return steps;
+        }
+    };
+    steps.push(step(
+        "QWAC certificate",
+        Ok("loaded and currently valid".into()),
+    ));
+    let signer = Identity::from_pem_files(&config.certs.qseal_cert, &config.certs.qseal_key)
+        .map_err(|e| e.to_string())
+        .and_then(|q| {
+            let id = key_id(&(&bank.signature.key_id).into(), &config.client_id, &q.cert)
+                .map_err(|e| e.to_string())?;
+            Signer::new(&q.key, id).map_err(|e| e.to_string())
+        });
+    let signer = match signer {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            steps.push(step("QSEAL certificate", Err(e)));
+            return steps;
+        }
+    };
+    steps.push(step(
+        "QSEAL certificate",
+        Ok(format!("keyId {}", signer.key_id())),
+    ));
+
+    let http = match BankHttpClient::new(&material, ClientOptions::default()) {
+        Ok(h) => h,
+        Err(e) => {
+            steps.push(step("TLS handshake", Err(e.to_string())));
+            return steps;
+        }
+    };
+    let endpoints = bank.endpoints(environment);
+    let hello = http
+        .send(OutboundRequest {
+            method: awc::http::Method::GET,
+            url: endpoints.api_base.to_string(),
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        })
+        .await;
+    match hello {
+        Ok(raw) => {
+            let skew = raw
+                .header("date")
+                .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+                .map(|d| (Utc::now() - d.with_timezone(&Utc)).num_seconds());
+            steps.push(step(
+                "TLS handshake",
+                Ok(format!(
+                    "mutual TLS with {} (HTTP {})",
+                    endpoints.api_base,
+                    raw.status.as_u16()
+                )),
+            ));
+            if let Some(skew) = skew.filter(|s| s.abs() > MAX_SKEW_SECS) {
+                steps.push(step(
+                    "clock",
+                    Err(format!(
+                        "clock skew of {skew}s with the bank: signatures may be refused; check NTP"
+                    )),
+                ));
+            }
+        }
+        Err(e) => {
+            steps.push(step("TLS handshake", Err(explain_connect(&e.to_string()))));
+            return steps;
+        }
+    }
+
+    let oauth = OAuthClient::new(bank, environment, config.client_id.clone(), http.clone());
+    let scope = if bank.has_scope(Scope::Pisp) {
+        "pisp"
+    } else {
+        "aisp"
+    };
+    let token = match oauth.client_credentials(&[scope]).await {
+        Ok(t) => t,
+        Err(e) => {
+            steps.push(step("client-credentials token", Err(e.to_string())));
+            return steps;
+        }
+    };
+    steps.push(step(
+        "client-credentials token",
+        Ok(format!("scope {scope}")),
+    ));
+
+    let stet = StetClient::new(bank, environment, http, signer);
+    let outcome = match stet
+        .get_accounts(&FixedToken(token.access_token), None)
+        .await
+    {
+        Ok(r) => Ok(format!(
+            "GET /accounts answered {}",
+            r.exchanges.last().map_or(0, |e| e.status)
+        )),
+        // Refused for scope or consent means the signature itself was accepted.
+        Err(e)
+            if matches!(
+                e.kind,
+                BankErrorKind::Forbidden { .. } | BankErrorKind::NotFound { .. }
+            ) =>
+        {
+            Ok(format!("signature accepted (GET /accounts: {})", e.kind))
+        }
+        Err(e) => match &e.kind {
+            BankErrorKind::Rejected {
+                status: 400,
+                message,
+            } => Err(format!(
+                "signature rejected: {message} (X-Request-ID {})",
+                e.request_id
+            )),
+            _ => Err(e.to_string()),
+        },
+    };
+    steps.push(step("signed call", outcome));
+    steps
+}
