@@ -10,6 +10,8 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Config;
+use crate::connect::banks::BankConnectors;
+use crate::crypto::Keyring;
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::store::{self, Pool};
@@ -24,6 +26,8 @@ pub struct AppState {
     pub pool: Pool,
     /// The bank registry.
     pub registry: Arc<Registry>,
+    /// The keys that seal tokens at rest.
+    pub keyring: Arc<Keyring>,
 }
 
 /// A built, bound, not yet awaited Passerelle server.
@@ -50,6 +54,7 @@ impl Application {
             hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
         )?;
         let pool = open_database(&config)?;
+        let keyring = Arc::new(load_keyring(&config)?);
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("PASSERELLE_LISTEN: cannot listen on {}", config.listen))?;
         let port = listener.local_addr()?.port();
@@ -57,6 +62,7 @@ impl Application {
             config: Arc::new(config),
             pool,
             registry: Arc::new(registry),
+            keyring,
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {
@@ -76,7 +82,13 @@ impl Application {
                 })
                 .wrap(TracingLogger::<PathOnlyRootSpan>::new())
                 .app_data(shared.clone())
+                // awc clients are bound to their worker thread: one set of bank clients each.
+                .app_data(web::Data::new(BankConnectors::new(
+                    shared.config.clone(),
+                    shared.registry.clone(),
+                )))
                 .configure(crate::api::routes)
+                .configure(crate::web::routes)
         })
         .listen(listener)
         .context("PASSERELLE_LISTEN: cannot start the HTTP server")?
@@ -134,6 +146,19 @@ async fn start_sandbox(config: &Config) -> anyhow::Result<Option<SandboxHandle>>
         .await
         .context("PASSERELLE_SANDBOX_LISTEN: cannot start the sandbox bank")?;
     Ok(Some(handle))
+}
+
+/// The token-sealing keys: `PASSERELLE_SEALING_KEYS` when set, else a development key kept in
+/// the data directory (created on first start).
+pub fn load_keyring(config: &Config) -> anyhow::Result<Keyring> {
+    match &config.sealing_keys {
+        Some(spec) => Keyring::parse(spec).context("PASSERELLE_SEALING_KEYS"),
+        None => {
+            let path = config.data_dir.join("sealing.keys");
+            Keyring::generate_dev(&path)
+                .with_context(|| format!("development sealing key {}", path.display()))
+        }
+    }
 }
 
 /// Opens the pool and applies pending migrations.

@@ -620,7 +620,7 @@ fn sca_challenge_state_is_single_use_and_expires() {
         let expired = challenge(&new_id(), t - Duration::seconds(1));
         sca_challenges::insert(conn, &expired).unwrap();
         let now = store::now();
-        let won = sca_challenges::consume(conn, &live.state_hash, now)
+        let won = sca_challenges::consume(conn, &live.state_hash, "connect", now)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -631,15 +631,15 @@ fn sca_challenge_state_is_single_use_and_expires() {
             }
         );
         assert_eq!(
-            sca_challenges::consume(conn, &live.state_hash, now).unwrap(),
+            sca_challenges::consume(conn, &live.state_hash, "connect", now).unwrap(),
             Err(ConsumeError::Replayed)
         );
         assert_eq!(
-            sca_challenges::consume(conn, &expired.state_hash, now).unwrap(),
+            sca_challenges::consume(conn, &expired.state_hash, "connect", now).unwrap(),
             Err(ConsumeError::Expired)
         );
         assert_eq!(
-            sca_challenges::consume(conn, "nope", now).unwrap(),
+            sca_challenges::consume(conn, "nope", "connect", now).unwrap(),
             Err(ConsumeError::Unknown)
         );
     });

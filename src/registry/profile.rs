@@ -322,7 +322,8 @@ pub struct SignatureProfile {
     /// Headers (lowercase, pseudo-headers like `(request-target)` included) signed on every
     /// request; signing fails if one is missing.
     pub headers: Vec<String>,
-    /// `PSU-*` headers signed, after `headers`, when the PSU is present.
+    /// `PSU-*` headers signed, after `headers`, when the PSU is present and the request carries
+    /// them (an optional one the PSU's browser did not send is neither sent nor signed).
     pub psu_headers: Vec<String>,
     /// Whether GET requests carry (and sign) a `Digest` of the empty body.
     pub digest_on_get: bool,

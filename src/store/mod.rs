@@ -262,3 +262,19 @@ where
     .await
     .map_err(|_| StoreError::Cancelled)?
 }
+
+/// [`run`] for closures with their own error type (one that a [`StoreError`] converts into).
+pub async fn run_with<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(StoreError::Cancelled))?
+}

@@ -26,17 +26,19 @@ pub enum ConsumeError {
     Replayed,
 }
 
-/// Consumes the challenge whose state hashes to `state_hash`, exactly once. The conditional
-/// UPDATE is the single point of truth, so two concurrent callbacks cannot both win.
+/// Consumes the `purpose` challenge whose state hashes to `state_hash`, exactly once. The
+/// conditional UPDATE is the single point of truth, so two concurrent callbacks cannot both win.
 pub fn consume(
     conn: &mut DbConnection,
     state_hash: &str,
+    purpose: &str,
     at: NaiveDateTime,
 ) -> QueryResult<Result<ScaChallengeRow, ConsumeError>> {
     conn.transaction(|conn| {
         let won = diesel::update(
             sca_challenges::table
                 .filter(sca_challenges::state_hash.eq(state_hash))
+                .filter(sca_challenges::purpose.eq(purpose))
                 .filter(sca_challenges::consumed_at.is_null())
                 .filter(sca_challenges::expires_at.gt(at)),
         )
@@ -44,6 +46,7 @@ pub fn consume(
         .execute(conn)?;
         let row = sca_challenges::table
             .filter(sca_challenges::state_hash.eq(state_hash))
+            .filter(sca_challenges::purpose.eq(purpose))
             .select(ScaChallengeRow::as_select())
             .first(conn)
             .optional()?;
@@ -54,4 +57,39 @@ pub fn consume(
             (_, Some(_)) => Err(ConsumeError::Expired),
         })
     })
+}
+
+/// The live (unconsumed, unexpired) `purpose` challenge with this hash, without consuming it.
+pub fn find_live(
+    conn: &mut DbConnection,
+    state_hash: &str,
+    purpose: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Option<ScaChallengeRow>> {
+    sca_challenges::table
+        .filter(sca_challenges::state_hash.eq(state_hash))
+        .filter(sca_challenges::purpose.eq(purpose))
+        .filter(sca_challenges::consumed_at.is_null())
+        .filter(sca_challenges::expires_at.gt(at))
+        .select(ScaChallengeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Consumes every live `purpose` challenge of a connection (e.g. its connect links once the
+/// journey succeeded). Returns how many.
+pub fn consume_all_for_connection(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    purpose: &str,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sca_challenges::table
+            .filter(sca_challenges::connection_id.eq(connection_id))
+            .filter(sca_challenges::purpose.eq(purpose))
+            .filter(sca_challenges::consumed_at.is_null()),
+    )
+    .set(sca_challenges::consumed_at.eq(Some(at)))
+    .execute(conn)
 }

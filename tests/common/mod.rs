@@ -129,18 +129,43 @@ pub struct TestApp {
     pub api_key: String,
     pub state: actix_web::web::Data<AppState>,
     pub db: TestDb,
-    _data_dir: tempfile::TempDir,
+    /// The sandbox bank, when started.
+    pub sandbox: Option<passerelle::sandbox::SandboxHandle>,
+    pub data_dir: tempfile::TempDir,
 }
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_configured(db, false).await
+    }
+
+    /// With the built-in sandbox bank on random ports, and the public URL on the app's real
+    /// port (the bank redirects the browser there).
+    pub async fn spawn_with_sandbox(db: TestDb) -> Self {
+        Self::spawn_configured(db, true).await
+    }
+
+    async fn spawn_configured(db: TestDb, with_sandbox: bool) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let config = test_config(&db, data_dir.path().to_path_buf());
+        let mut config = test_config(&db, data_dir.path().to_path_buf());
+        if with_sandbox {
+            // The callback URL must be known before binding: reserve a port, then use it.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            config.public_url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+            config.sandbox_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.sandbox_web_listen = Some("127.0.0.1:0".parse().unwrap());
+        }
         let app = Application::build(config)
             .await
             .expect("build the application");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
+        let sandbox = app.sandbox().cloned();
         actix_web::rt::spawn(app.run_until_stopped());
         let pool = state.pool.clone();
         let (_, api_key) = actix_web::web::block(move || {
@@ -159,7 +184,8 @@ impl TestApp {
             api_key,
             state,
             db,
-            _data_dir: data_dir,
+            sandbox,
+            data_dir,
         }
     }
 

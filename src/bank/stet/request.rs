@@ -101,7 +101,13 @@ pub fn build(
         path_and_query.push('?');
         path_and_query.push_str(query);
     }
-    let names: Vec<&str> = profile.signed_headers(request.psu.is_some()).collect();
+    // Every always-signed header must be there (signing fails otherwise); a PSU header is
+    // signed when it is sent: the PSU's browser may not have given a Referer or Accept-Charset.
+    let sent = |name: &str| headers.iter().any(|(n, _)| n == name);
+    let names: Vec<&str> = profile
+        .signed_headers(request.psu.is_some())
+        .filter(|name| !name.starts_with("psu-") || sent(name))
+        .collect();
     let signature = signer
         .sign(request.method.as_str(), &path_and_query, &headers, &names)
         .map_err(|e| BankErrorKind::Request(format!("cannot sign: {e}")))?;

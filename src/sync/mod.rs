@@ -1,0 +1,262 @@
+//! The sync engine: reads a connection's accounts, balances and transactions from its bank and
+//! writes them in one database transaction, so a sync that dies leaves the store as before or
+//! as after, and a re-run never doubles a transaction.
+//!
+//! With the PSU present (`psu` given) calls carry the `PSU-*` headers and cost no batch quota.
+//! Without, each call first spends one unit of the bank's daily quota in the database ledger
+//! (Europe/Paris day for BPCE); a call that would exceed it is not sent.
+
+pub mod rows;
+
+use std::collections::HashSet;
+
+use chrono::{Duration, TimeZone, Utc};
+use diesel::Connection as _;
+
+use crate::bank::{BankError, Connector, DateRange, PsuContext, RawExchange, TokenSource};
+use crate::connect::banks::BankConnector;
+use crate::model::BankResourceId;
+use crate::store::models::{BankResponseRow, ConnectionRow, ConsentRow, SyncRunRow};
+use crate::store::quota::QuotaKey;
+use crate::store::{
+    self, accounts, balances, connections, quota, sync_runs, transactions, vault, Pool, StoreError,
+};
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The bank failed or refused.
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for SyncError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Store(StoreError::Query(e))
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Accounts seen.
+    pub accounts: usize,
+    /// New transactions.
+    pub added: i64,
+    /// Transactions that changed (e.g. pending → booked).
+    pub updated: i64,
+    /// Calls not sent because the day's batch quota was spent.
+    pub skipped_for_quota: usize,
+}
+
+/// Everything a sync needs.
+pub struct SyncRequest<'a> {
+    /// The database.
+    pub pool: &'a Pool,
+    /// The bank's clients.
+    pub connector: &'a BankConnector,
+    /// The connection's tokens.
+    pub token: &'a dyn TokenSource,
+    /// The connection.
+    pub connection: &'a ConnectionRow,
+    /// The consent in force (which IBANs share balances and transactions).
+    pub consent: &'a ConsentRow,
+    /// The PSU, when present.
+    pub psu: Option<&'a PsuContext>,
+    /// The TPP's client id at the bank (quota key).
+    pub client_id: &'a str,
+    /// Why it runs: `psu`, `batch` or `manual`.
+    pub trigger: &'a str,
+}
+
+fn ibans(json: &str) -> HashSet<String> {
+    serde_json::from_str::<Vec<String>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+fn vault_rows(bank: &str, connection: &str, exchanges: &[RawExchange]) -> Vec<BankResponseRow> {
+    exchanges
+        .iter()
+        .map(|x| {
+            let (method, endpoint) = x.endpoint.split_once(' ').unwrap_or(("GET", &x.endpoint));
+            BankResponseRow {
+                id: store::new_id(),
+                bank_id: bank.to_owned(),
+                connection_id: Some(connection.to_owned()),
+                method: method.to_owned(),
+                endpoint: endpoint.to_owned(),
+                status_code: i32::from(x.status),
+                x_request_id: x.request_id.clone(),
+                body: x.body.to_vec(),
+                received_at: x.received_at.naive_utc(),
+            }
+        })
+        .collect()
+}
+
+impl SyncRequest<'_> {
+    /// Spends one unit of quota for an unattended call; with the PSU present there is nothing
+    /// to spend. Returns whether the call may be sent.
+    async fn may_call(&self, iban: &str, method: &str) -> Result<bool, SyncError> {
+        if self.psu.is_some() {
+            return Ok(true);
+        }
+        let bank = &self.connector.bank;
+        let key = QuotaKey {
+            bank_id: bank.id.as_str().to_owned(),
+            client_id: self.client_id.to_owned(),
+            psu_id: self.connection.id.clone(),
+            iban: iban.to_owned(),
+            method: method.to_owned(),
+        };
+        let day = bank.calendar_day(Utc::now());
+        let limit = i64::from(bank.limits.batch_calls_per_day);
+        Ok(store::run(self.pool, move |conn| {
+            Ok(quota::try_spend(conn, &key, day, limit)?)
+        })
+        .await?)
+    }
+
+    /// Runs the sync.
+    pub async fn run(&self) -> Result<SyncOutcome, SyncError> {
+        let bank = &self.connector.bank;
+        let stet = &self.connector.stet;
+        let started = store::now();
+        let run_id = store::new_id();
+        let mut exchanges: Vec<RawExchange> = Vec::new();
+        let mut outcome = SyncOutcome::default();
+
+        let listed = stet.accounts(self.token, self.psu).await?;
+        exchanges.extend(listed.exchanges);
+        let share_balances = ibans(&self.consent.balances_ibans);
+        let share_transactions = ibans(&self.consent.transactions_ibans);
+        let now_utc = Utc::now();
+        let today = bank.calendar_day(now_utc);
+        // The bank's depth limit counts calendar days back from today, its time zone's midnight.
+        let depth = i64::from(bank.limits.history_days_retail.saturating_sub(1));
+        let from = bank
+            .time_zone
+            .from_local_datetime(
+                &(today - Duration::days(depth))
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default(),
+            )
+            .earliest()
+            .map(|t| t.with_timezone(&Utc));
+
+        let now = store::now();
+        let mut account_rows = Vec::new();
+        let mut balance_rows = Vec::new();
+        let mut fetched_transactions = Vec::new();
+        for account in &listed.value {
+            let Some(row) = rows::account_row(&self.connection.id, account, now) else {
+                continue;
+            };
+            let shared_b = share_balances.contains(&row.account_key);
+            let shared_t = share_transactions.contains(&row.account_key);
+            if !shared_b && !shared_t {
+                continue;
+            }
+            let Some(resource) = account.resource_id.clone() else {
+                continue;
+            };
+            outcome.accounts += 1;
+            let key = row.account_key.clone();
+            account_rows.push(row);
+            if shared_b {
+                if self.may_call(&key, "balances").await? {
+                    let got = stet.balances(self.token, self.psu, &resource).await?;
+                    exchanges.extend(got.exchanges);
+                    balance_rows.push((key.clone(), got.value));
+                } else {
+                    outcome.skipped_for_quota += 1;
+                }
+            }
+            if shared_t {
+                if self.may_call(&key, "transactions").await? {
+                    let range = DateRange { from, to: None };
+                    let got = stet
+                        .transactions(
+                            self.token,
+                            self.psu,
+                            &BankResourceId(resource.0.clone()),
+                            range,
+                        )
+                        .await?;
+                    exchanges.extend(got.exchanges);
+                    fetched_transactions.push((key, got.value));
+                } else {
+                    outcome.skipped_for_quota += 1;
+                }
+            }
+        }
+
+        // Everything the bank said is in memory: write it all or nothing.
+        let connection_id = self.connection.id.clone();
+        let bank_id = bank.id.as_str().to_owned();
+        let trigger = self.trigger.to_owned();
+        let vault = vault_rows(&bank_id, &connection_id, &exchanges);
+        let result = store::run_with(self.pool, move |conn| {
+            conn.transaction(|conn| {
+                let mut stored = std::collections::HashMap::new();
+                for row in &account_rows {
+                    let saved = accounts::upsert(conn, row)?;
+                    stored.insert(saved.account_key.clone(), saved.id);
+                }
+                for (key, list) in &balance_rows {
+                    let Some(account_id) = stored.get(key) else {
+                        continue;
+                    };
+                    for b in list {
+                        balances::upsert(conn, &rows::balance_row(account_id, b, today, now))?;
+                    }
+                }
+                let (mut added, mut updated) = (0i64, 0i64);
+                for (key, list) in &fetched_transactions {
+                    let Some(account_id) = stored.get(key) else {
+                        continue;
+                    };
+                    for row in rows::transaction_rows(account_id, list, today, now) {
+                        match transactions::upsert(conn, &row)? {
+                            transactions::Upserted::Added => added += 1,
+                            transactions::Upserted::Updated => updated += 1,
+                            transactions::Upserted::Unchanged => {}
+                        }
+                    }
+                }
+                for row in &vault {
+                    vault::insert(conn, row)?;
+                }
+                sync_runs::insert(
+                    conn,
+                    &SyncRunRow {
+                        id: run_id.clone(),
+                        connection_id: connection_id.clone(),
+                        trigger_kind: trigger.clone(),
+                        status: "succeeded".into(),
+                        started_at: started,
+                        finished_at: Some(store::now()),
+                        error: None,
+                        transactions_added: added,
+                        transactions_updated: updated,
+                    },
+                )?;
+                connections::update(
+                    conn,
+                    &connection_id,
+                    connections::ConnectionUpdate::Synced { at: store::now() },
+                )?;
+                Ok::<_, SyncError>((added, updated))
+            })
+        })
+        .await?;
+        outcome.added = result.0;
+        outcome.updated = result.1;
+        Ok(outcome)
+    }
+}
