@@ -204,3 +204,356 @@ async fn probe_reports_a_bank_whose_ca_does_not_match() {
     let why = tls.outcome.as_ref().unwrap_err();
     assert!(why.contains("not trusted"), "{why}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// PIS, CBPII and the remaining AIS calls, through `StetClient`.
+
+use passerelle::bank::stet::wire::ais::PaymentCoverageRequestResource;
+use passerelle::bank::stet::wire::pis::{
+    ConfirmationResource, HalPaymentRequest, PaymentInformationStatus, PaymentRequestResource,
+};
+use passerelle::bank::{BankError, BankErrorKind};
+use std::time::Duration;
+
+fn payment(debtor_iban: &str, amount: &str) -> PaymentRequestResource {
+    serde_json::from_value(payment_request(debtor_iban, amount)).unwrap()
+}
+
+fn status(response: &Option<HalPaymentRequest>) -> &str {
+    response
+        .as_ref()
+        .expect("a payment request in the answer")
+        .payment_request
+        .payment_information_status
+        .as_ref()
+        .expect("a paymentInformationStatus")
+        .as_str()
+}
+
+/// A token for `persona` with `scope` through the sandbox's login page and `OAuthClient`.
+async fn psu_token(sbx: &Sandbox, tpp: &Tpp, persona: &str, scope: &str) -> FixedToken {
+    let code = sbx.code(BCP, persona, scope).await;
+    let redirect = url::Url::parse(REDIRECT_URI).unwrap();
+    let tokens = tpp
+        .oauth
+        .exchange_code(&SecretString::from(code), &redirect, None)
+        .await
+        .unwrap();
+    FixedToken(tokens.access_token)
+}
+
+/// Creates a payment with `token` (client credentials) and approves it as `persona` on the
+/// sandbox's page; returns its id.
+async fn created_and_approved(
+    sbx: &Sandbox,
+    tpp: &Tpp,
+    token: &FixedToken,
+    persona: &str,
+    request: &PaymentRequestResource,
+) -> BankResourceId {
+    let created = tpp
+        .stet
+        .post_payment_request(token, None, request)
+        .await
+        .unwrap();
+    assert_eq!(created.exchanges.len(), 1);
+    assert_eq!(created.exchanges[0].status, 201);
+    let location = created.value.location.expect("a location header");
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        location.ends_with(&format!("/payment-requests/{id}")),
+        "{location}"
+    );
+    assert_eq!(
+        created
+            .value
+            .creation
+            .applied_authentication_approach
+            .as_ref()
+            .map(|a| a.as_str()),
+        Some("REDIRECT")
+    );
+    let approval = created
+        .value
+        .creation
+        .links
+        .consent_approval
+        .expect("a consentApproval link")
+        .href;
+    assert!(
+        approval.starts_with(&sbx.handle.web_url()),
+        "the PSU approves on the pages listener: {approval}"
+    );
+    let back = sbx.approve(BCP, &approval, persona).await;
+    assert_eq!(back, "https://tpp.example/payments/ok");
+    BankResourceId(id)
+}
+
+fn expect_err<T: std::fmt::Debug>(result: Result<T, BankError>) -> BankError {
+    result.expect_err("the bank should refuse")
+}
+
+#[actix_web::test]
+async fn payment_created_approved_confirmed_and_settled() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let cc = tpp.oauth.client_credentials(&["pisp"]).await.unwrap();
+    assert_eq!(cc.scopes, ["pisp"]);
+    assert!(cc.refresh_token.is_none(), "client credentials: no refresh");
+    let token = FixedToken(cc.access_token);
+    let request = payment(LEA_IBAN_2, "12.25");
+    let id = created_and_approved(&sbx, &tpp, &token, "LEA", &request).await;
+
+    let approved = tpp
+        .stet
+        .get_payment_request(&token, None, &id)
+        .await
+        .unwrap();
+    assert_eq!(status(&approved.value), "ACCP");
+    let resource = &approved.value.as_ref().unwrap().payment_request;
+    assert_eq!(resource.resource_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        resource.credit_transfer_transaction[0]
+            .instructed_amount
+            .amount
+            .to_string(),
+        "12.25"
+    );
+    assert!(approved
+        .value
+        .as_ref()
+        .unwrap()
+        .links
+        .confirmation
+        .is_some());
+
+    let confirmed = tpp
+        .stet
+        .post_confirmation(&token, None, &id, &ConfirmationResource::default())
+        .await
+        .unwrap();
+    assert_eq!(status(&confirmed.value), "ACSP");
+    assert_eq!(confirmed.exchanges[0].status, 200);
+
+    // A second confirmation: 409, a typed rejection carrying the status and the bank's body.
+    let again = expect_err(
+        tpp.stet
+            .post_confirmation(&token, None, &id, &ConfirmationResource::default())
+            .await,
+    );
+    match &again.kind {
+        BankErrorKind::Rejected { status, message } => {
+            assert_eq!(*status, 409);
+            assert!(message.contains("already confirmed"), "{message}");
+        }
+        other => panic!("expected a 409 rejection, got {other:?}"),
+    }
+    assert_eq!(again.status, Some(409));
+    assert_eq!(again.endpoint, "POST /payment-requests/{id}/confirmation");
+    assert!(again.raw_body.is_some());
+    assert!(!again.is_transient(), "a conflict is not retried");
+
+    // Settles a few seconds of sandbox time later: poll until ACSC.
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let now = tpp
+            .stet
+            .get_payment_request(&token, None, &id)
+            .await
+            .unwrap();
+        seen.push(status(&now.value).to_owned());
+        if seen.last().map(String::as_str) == Some("ACSC") {
+            let transfer = &now
+                .value
+                .as_ref()
+                .unwrap()
+                .payment_request
+                .credit_transfer_transaction[0];
+            assert_eq!(
+                transfer.transaction_status.as_ref().map(|s| s.as_str()),
+                Some("ACSC")
+            );
+            break;
+        }
+        sbx.handle.clock.advance(Duration::from_secs(2));
+    }
+    assert_eq!(seen.first().map(String::as_str), Some("ACSP"));
+    assert_eq!(seen.last().map(String::as_str), Some("ACSC"), "{seen:?}");
+    assert!(matches!(
+        PaymentInformationStatus::from_code("ACSC"),
+        PaymentInformationStatus::Acsc
+    ));
+}
+
+/// The sandbox serves no `PUT /payment-requests/{id}` (the BPCE portal documents neither
+/// cancellation nor modification there): the client sends it signed and gets the typed 405.
+#[actix_web::test]
+async fn put_payment_request_is_not_served_by_the_sandbox() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let token = FixedToken(
+        tpp.oauth
+            .client_credentials(&["pisp"])
+            .await
+            .unwrap()
+            .access_token,
+    );
+    let request = payment(LEA_IBAN_2, "3.00");
+    let id = created_and_approved(&sbx, &tpp, &token, "LEA", &request).await;
+    let err = expect_err(
+        tpp.stet
+            .put_payment_request(&token, None, &id, &request)
+            .await,
+    );
+    assert!(
+        matches!(err.kind, BankErrorKind::Rejected { status: 405, .. }),
+        "{err}"
+    );
+    assert_eq!(err.endpoint, "PUT /payment-requests/{id}");
+}
+
+#[actix_web::test]
+async fn o_confirmation_with_the_psus_own_token() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let cc = FixedToken(
+        tpp.oauth
+            .client_credentials(&["pisp"])
+            .await
+            .unwrap()
+            .access_token,
+    );
+    let id = created_and_approved(&sbx, &tpp, &cc, "LEA", &payment(LEA_IBAN_2, "5.00")).await;
+
+    // Another PSU's token: forbidden.
+    let georges = psu_token(&sbx, &tpp, "GEORGES", "pisp").await;
+    let err = expect_err(
+        tpp.stet
+            .post_o_confirmation(&georges, Some(&psu()), &id)
+            .await,
+    );
+    assert!(
+        matches!(&err.kind, BankErrorKind::Forbidden { message } if message.contains("another PSU")),
+        "{err}"
+    );
+
+    let lea = psu_token(&sbx, &tpp, "LEA", "pisp").await;
+    let confirmed = tpp
+        .stet
+        .post_o_confirmation(&lea, Some(&psu()), &id)
+        .await
+        .unwrap();
+    assert_eq!(confirmed.exchanges[0].status, 200);
+    assert_eq!(status(&confirmed.value), "ACSP");
+    let now = tpp.stet.get_payment_request(&cc, None, &id).await.unwrap();
+    assert_eq!(status(&now.value), "ACSP");
+}
+
+#[actix_web::test]
+async fn funds_confirmation_answers_whether_the_booked_balance_covers() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let token = psu_token(&sbx, &tpp, "LEA", "cbpii").await;
+    let ask = |amount: &str| -> PaymentCoverageRequestResource {
+        serde_json::from_value(serde_json::json!({
+            "paymentCoverageRequestId": "cov-1",
+            "payee": "Marchand SA",
+            "instructedAmount": {"currency": "EUR", "amount": amount},
+            "accountId": {"iban": LEA_IBAN_2}
+        }))
+        .unwrap()
+    };
+    let covered = tpp
+        .stet
+        .post_funds_confirmation(&token, Some(&psu()), &ask("100.00"))
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert!(covered.result);
+    assert_eq!(covered.request, ask("100.00"), "the question is echoed");
+    let not_covered = tpp
+        .stet
+        .post_funds_confirmation(&token, Some(&psu()), &ask("999999.00"))
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+    assert!(!not_covered.result);
+    assert_eq!(not_covered.request.payment_coverage_request_id, "cov-1");
+}
+
+const MARC: &str = "D0999990I0";
+const MARC_IBAN: &str = "FR8412579000940011122233344";
+
+fn access_to(iban: &str, psu_identity: bool) -> Access {
+    let account = AccountIdentification {
+        iban: Some(iban.into()),
+        ..AccountIdentification::default()
+    };
+    Access {
+        balances: vec![account.clone()],
+        transactions: vec![account],
+        trusted_beneficiaries: false,
+        psu_identity,
+    }
+}
+
+#[actix_web::test]
+async fn end_user_identity_needs_the_psu_identity_consent() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let psu = psu();
+
+    // Without the psuIdentity consent: forbidden.
+    let token = psu_token(&sbx, &tpp, MARC, "aisp").await;
+    tpp.stet
+        .put_consents(&token, Some(&psu), &access_to(MARC_IBAN, false))
+        .await
+        .unwrap();
+    let err = expect_err(tpp.stet.get_end_user_identity(&token, Some(&psu)).await);
+    assert!(
+        matches!(&err.kind, BankErrorKind::Forbidden { message } if message.contains("identity")),
+        "{err}"
+    );
+    assert_eq!(err.status, Some(403));
+
+    // With it: 200 and the PSU's name.
+    tpp.stet
+        .put_consents(&token, Some(&psu), &access_to(MARC_IBAN, true))
+        .await
+        .unwrap();
+    let identity = tpp
+        .stet
+        .get_end_user_identity(&token, Some(&psu))
+        .await
+        .unwrap();
+    assert_eq!(identity.exchanges[0].status, 200);
+    let identity = identity.value.unwrap();
+    assert_eq!(identity.connected_psu.as_deref(), Some("M. MARC SANDBOXM"));
+    assert!(
+        identity.other.contains_key("_links"),
+        "{:?}",
+        identity.other
+    );
+}
+
+/// The portal answers 501 for trusted beneficiaries: a permanent refusal, not an outage.
+#[actix_web::test]
+async fn trusted_beneficiaries_are_not_offered() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let token = psu_token(&sbx, &tpp, "LEA", "aisp").await;
+    let err = expect_err(
+        tpp.stet
+            .get_trusted_beneficiaries(&token, Some(&psu()))
+            .await,
+    );
+    assert_eq!(err.status, Some(501));
+    assert!(
+        matches!(&err.kind, BankErrorKind::NotSupported { message } if message.contains("not available")),
+        "{err}"
+    );
+    assert!(!err.is_transient(), "never worth retrying");
+    assert_eq!(err.endpoint, "GET /trusted-beneficiaries");
+}

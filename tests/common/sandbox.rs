@@ -497,7 +497,14 @@ impl Sandbox {
             .as_str()
             .unwrap()
             .to_owned();
-        let page = self.raw_get(&approval).await;
+        let back = self.approve(bank, &approval, persona).await;
+        (id, back)
+    }
+
+    /// Drives the approval page at `approval` (the `consentApproval` link) as `persona`: login,
+    /// then the OTP; returns where the PSU is sent back to.
+    pub async fn approve(&self, bank: &str, approval: &str, persona: &str) -> String {
+        let page = self.raw_get(approval).await;
         assert_eq!(page.status, 200, "{}", page.text());
         let session = extract(&page.text(), "name=\"session\" value=\"").to_owned();
         let otp = self
@@ -522,6 +529,6 @@ impl Sandbox {
             )
             .await;
         assert_eq!(done.status, 302);
-        (id, done.header("location").unwrap())
+        done.header("location").unwrap()
     }
 }
