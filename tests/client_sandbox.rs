@@ -557,3 +557,174 @@ async fn trusted_beneficiaries_are_not_offered() {
     assert!(!err.is_transient(), "never worth retrying");
     assert_eq!(err.endpoint, "GET /trusted-beneficiaries");
 }
+
+// ---------------------------------------------------------------------------------------------
+// OAuth through `OAuthClient` alone: authorize URL with PKCE, code exchange, revocation.
+
+use passerelle::oauth::OAuthError;
+
+/// Drives the sandbox's login with the URL `authorize_url` built (its own state and
+/// code_challenge); returns the callback's query.
+async fn log_in_with(
+    sbx: &Sandbox,
+    url: &url::Url,
+    persona: &str,
+) -> std::collections::HashMap<String, String> {
+    let page = sbx.raw_get(url.as_str()).await;
+    let callback = sbx.log_in_on(BCP, &page, persona).await;
+    assert!(
+        callback.as_str().starts_with(REDIRECT_URI),
+        "back to the exact redirect_uri: {callback}"
+    );
+    callback.query_pairs().into_owned().collect()
+}
+
+#[actix_web::test]
+async fn authorize_url_with_pkce_end_to_end() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    assert!(sandbox_bank(&sbx).pkce, "the sandbox profile accepts PKCE");
+    let redirect_uri = url::Url::parse(REDIRECT_URI).unwrap();
+
+    let auth = tpp
+        .oauth
+        .authorize_url(&redirect_uri, &["aisp"], "state-e2e-1");
+    assert_eq!(auth.state, "state-e2e-1");
+    assert!(
+        auth.url
+            .as_str()
+            .starts_with(&format!("{}/banks/{BCP}/", sbx.handle.web_url())),
+        "the login page is on the pages listener: {}",
+        auth.url
+    );
+    let query: std::collections::HashMap<String, String> =
+        auth.url.query_pairs().into_owned().collect();
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], CLIENT_ID);
+    assert_eq!(query["redirect_uri"], REDIRECT_URI);
+    assert_eq!(query["scope"], "aisp");
+    assert_eq!(query["state"], "state-e2e-1");
+    assert_eq!(query["code_challenge_method"], "S256");
+    let verifier = auth.pkce_verifier.clone().expect("a PKCE verifier");
+    let challenge = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        openssl::sha::sha256(verifier.expose_secret().as_bytes()),
+    );
+    assert_eq!(query["code_challenge"], challenge);
+
+    let back = log_in_with(&sbx, &auth.url, "LEA").await;
+    assert_eq!(back["state"], auth.state, "the state comes back unchanged");
+    // The sandbox refuses `scope` on grant_type=authorization_code (as BPCE does), so this
+    // success also proves the exchange carries none (the unit test
+    // `oauth::tests::the_code_exchange_sends_no_scope` checks the form body directly).
+    let tokens = tpp
+        .oauth
+        .exchange_code(
+            &SecretString::from(back["code"].clone()),
+            &redirect_uri,
+            Some(&verifier),
+        )
+        .await
+        .unwrap();
+    assert!(!tokens.access_token.expose_secret().is_empty());
+    assert!(tokens.refresh_token.is_some());
+    assert_eq!(tokens.scopes, ["aisp", "offline_access"]);
+    assert!(tokens.expires_at.is_some_and(|at| at > chrono::Utc::now()));
+    // The token works on a signed call.
+    let accounts = tpp
+        .stet
+        .get_accounts(&FixedToken(tokens.access_token), Some(&psu()))
+        .await
+        .unwrap();
+    assert_eq!(accounts.exchanges[0].status, 200);
+
+    // Another authorization, exchanged with a verifier that is not the one of its challenge.
+    let auth = tpp
+        .oauth
+        .authorize_url(&redirect_uri, &["aisp"], "state-e2e-2");
+    let back = log_in_with(&sbx, &auth.url, "LEA").await;
+    assert_eq!(back["state"], "state-e2e-2");
+    let wrong = SecretString::from("a-verifier-of-another-authorization-0123456789abc".to_owned());
+    let err = tpp
+        .oauth
+        .exchange_code(
+            &SecretString::from(back["code"].clone()),
+            &redirect_uri,
+            Some(&wrong),
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        OAuthError::Rejected { error, description } => {
+            assert_eq!(error, "invalid_grant");
+            assert!(
+                description
+                    .as_deref()
+                    .is_some_and(|d| d.contains("code_verifier")),
+                "{err}"
+            );
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn a_revoked_refresh_token_no_longer_refreshes_and_kills_the_access_token() {
+    let sbx = Sandbox::start().await;
+    let tpp = tpp(&sbx);
+    let code = sbx.code(BCP, "LEA", "aisp").await;
+    let redirect = url::Url::parse(REDIRECT_URI).unwrap();
+    let tokens = tpp
+        .oauth
+        .exchange_code(&SecretString::from(code), &redirect, None)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.clone().unwrap();
+    let access = FixedToken(tokens.access_token.clone());
+    let psu = psu();
+    assert_eq!(
+        tpp.stet
+            .get_accounts(&access, Some(&psu))
+            .await
+            .unwrap()
+            .exchanges[0]
+            .status,
+        200,
+        "the access token works before revocation"
+    );
+
+    tpp.oauth.revoke_refresh_token(&refresh).await.unwrap();
+
+    let err = tpp.oauth.refresh(&refresh).await.unwrap_err();
+    assert!(
+        matches!(&err, OAuthError::Rejected { error, .. } if error == "invalid_grant"),
+        "{err:?}"
+    );
+    // The access token answers 401 invalid_token; the client's one refresh then fails too
+    // (invalid_grant), and the error keeps the 401 and its body.
+    let persisted = std::cell::Cell::new(0);
+    let source = RefreshingToken::new(
+        &tpp.oauth,
+        tokens.access_token.clone(),
+        refresh.clone(),
+        |_: &passerelle::oauth::Refreshed| {
+            persisted.set(persisted.get() + 1);
+            Ok(())
+        },
+    );
+    let err = tpp
+        .stet
+        .get_accounts(&source, Some(&psu))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, Some(401));
+    let body = String::from_utf8_lossy(err.raw_body.as_deref().unwrap()).into_owned();
+    assert!(body.contains("invalid_token"), "{body}");
+    assert!(
+        matches!(&err.kind, BankErrorKind::Refresh(why) if why.contains("invalid_grant")),
+        "{err}"
+    );
+    assert_eq!(persisted.get(), 0, "nothing to persist");
+    // Revoking again is not an error (RFC 7009).
+    tpp.oauth.revoke_refresh_token(&refresh).await.unwrap();
+}

@@ -272,6 +272,12 @@ impl Sandbox {
     /// redirect URL the sandbox sends the browser to.
     pub async fn authorize_redirect(&self, bank: &str, persona: &str, scope: &str) -> url::Url {
         let page = self.authorize_page(bank, scope, Some("st-42")).await;
+        self.log_in_on(bank, &page, persona).await
+    }
+
+    /// Logs in as `persona` with the OTP on a login `page` already fetched; returns the
+    /// redirect URL the sandbox sends the browser to.
+    pub async fn log_in_on(&self, bank: &str, page: &Resp, persona: &str) -> url::Url {
         assert_eq!(page.status, 200, "{}", page.text());
         let session = extract(&page.text(), "name=\"session\" value=\"").to_owned();
         let otp_page = self
