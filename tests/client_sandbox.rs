@@ -728,3 +728,160 @@ async fn a_revoked_refresh_token_no_longer_refreshes_and_kills_the_access_token(
     // Revoking again is not an error (RFC 7009).
     tpp.oauth.revoke_refresh_token(&refresh).await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// `passerelle probe` through the binary, against a running sandbox.
+
+/// Runs `passerelle probe sandbox-bcp` with a clean environment pointing at `sbx` and the given
+/// QWAC and CA files (off the async runtime: the sandbox answers on it meanwhile).
+async fn probe_binary(
+    sbx: &Sandbox,
+    qwac: (&std::path::Path, &std::path::Path),
+    ca: &std::path::Path,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PASSERELLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PASSERELLE_DATA_DIR", dir.path().join("data"))
+        .env("PASSERELLE_SANDBOX_LISTEN", sbx.handle.addr.to_string())
+        .env(
+            "PASSERELLE_SANDBOX_WEB_LISTEN",
+            sbx.handle.web_addr.to_string(),
+        )
+        .env("PASSERELLE_CLIENT_ID", CLIENT_ID)
+        .env("PASSERELLE_QWAC_CERT", qwac.0)
+        .env("PASSERELLE_QWAC_KEY", qwac.1)
+        .env("PASSERELLE_QSEAL_CERT", &sbx.certs.qseal_cert)
+        .env("PASSERELLE_QSEAL_KEY", &sbx.certs.qseal_key)
+        .env("PASSERELLE_CA_CERT", ca)
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .args(["probe", "sandbox-bcp"]);
+    let out = actix_web::rt::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[actix_web::test]
+async fn probe_binary_passes_every_step_against_the_sandbox() {
+    let sbx = Sandbox::start().await;
+    let (code, stdout, stderr) = probe_binary(
+        &sbx,
+        (&sbx.certs.qwac_cert, &sbx.certs.qwac_key),
+        &sbx.certs.ca_cert,
+    )
+    .await;
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let steps = [
+        "QWAC certificate",
+        "QSEAL certificate",
+        "TLS handshake",
+        "client-credentials token",
+        "signed call",
+    ];
+    assert_eq!(lines.len(), steps.len(), "{stdout}");
+    for (line, step) in lines.iter().zip(steps) {
+        assert!(line.starts_with(&format!("PASS {step}: ")), "{stdout}");
+    }
+    assert!(
+        stdout.contains(&format!("keyId {CLIENT_ID}")),
+        "the BPCE keyId is the client id: {stdout}"
+    );
+    assert!(stdout.contains("scope pisp"), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[actix_web::test]
+async fn probe_binary_reports_a_ca_that_does_not_match() {
+    let sbx = Sandbox::start().await;
+    let other = tempfile::tempdir().unwrap();
+    let other_certs = passerelle::tls::certs::generate_dev_certs(
+        other.path(),
+        &passerelle::tls::certs::DevCertOptions::default(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = probe_binary(
+        &sbx,
+        (&sbx.certs.qwac_cert, &sbx.certs.qwac_key),
+        &other_certs.ca_cert,
+    )
+    .await;
+    assert_ne!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("PASS QWAC certificate"), "{stdout}");
+    let fail = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL TLS handshake: "))
+        .unwrap_or_else(|| panic!("no failing handshake in:\n{stdout}"));
+    assert!(
+        fail.contains("server certificate is not trusted (wrong CA"),
+        "{fail}"
+    );
+    assert!(
+        !stdout.contains("client-credentials token"),
+        "later steps are not tried: {stdout}"
+    );
+    assert!(stderr.contains("probe of sandbox-bcp failed"), "{stderr}");
+}
+
+/// A copy of the sandbox QWAC (same subject and key) that expired yesterday, signed by the
+/// same test CA.
+fn expired_qwac(sbx: &Sandbox, dir: &std::path::Path) -> std::path::PathBuf {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509};
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let ca = X509::from_pem(&read(&sbx.certs.ca_cert)).unwrap();
+    let ca_key = PKey::private_key_from_pem(&read(&sbx.certs.ca_key)).unwrap();
+    let qwac = X509::from_pem(&read(&sbx.certs.qwac_cert)).unwrap();
+    let key = PKey::private_key_from_pem(&read(&sbx.certs.qwac_key)).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let mut b = X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = Asn1Integer::from_bn(&BigNum::from_u32(4242).unwrap()).unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(qwac.subject_name()).unwrap();
+    b.set_issuer_name(ca.subject_name()).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(now - 30 * 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now - 86_400).unwrap())
+        .unwrap();
+    b.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let path = dir.join("expired-qwac.pem");
+    std::fs::write(&path, b.build().to_pem().unwrap()).unwrap();
+    path
+}
+
+#[actix_web::test]
+async fn probe_binary_reports_an_expired_qwac() {
+    let sbx = Sandbox::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let expired = expired_qwac(&sbx, dir.path());
+    let (code, stdout, stderr) =
+        probe_binary(&sbx, (&expired, &sbx.certs.qwac_key), &sbx.certs.ca_cert).await;
+    assert_ne!(code, Some(0), "{stdout}");
+    let fail = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL QWAC certificate: "))
+        .unwrap_or_else(|| panic!("no failing QWAC step in:\n{stdout}"));
+    assert!(
+        fail.contains(&format!("certificate {} expired at", expired.display())),
+        "{fail}"
+    );
+    assert_eq!(stdout.lines().count(), 1, "nothing else is tried: {stdout}");
+    assert!(stderr.contains("probe of sandbox-bcp failed"), "{stderr}");
+}
