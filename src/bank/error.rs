@@ -43,6 +43,13 @@ pub enum BankErrorKind {
         /// What happened.
         reason: String,
     },
+    /// 501: the bank does not offer this call at all (BPCE: trusted beneficiaries). Permanent,
+    /// unlike [`Self::Unavailable`]: retrying or scheduling it again is pointless.
+    #[error("not offered by the bank: {message}")]
+    NotSupported {
+        /// The bank's message.
+        message: String,
+    },
     /// Another 4xx: the bank refused the request as sent (400 bad signature, 405, …).
     #[error("rejected with HTTP {status}: {message}")]
     Rejected {

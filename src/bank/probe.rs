@@ -38,6 +38,22 @@ fn explain_connect(reason: &str) -> String {
     }
 }
 
+/// A failing "clock" step when the bank's `Date` header (`date`, RFC 1123) is more than
+/// [`MAX_SKEW_SECS`] away from `now`; `None` when it is close enough or absent/unreadable.
+fn clock_step(date: Option<&str>, now: DateTime<Utc>) -> Option<ProbeStep> {
+    let bank_now = DateTime::parse_from_rfc2822(date?)
+        .ok()?
+        .with_timezone(&Utc);
+    let skew = (now - bank_now).num_seconds();
+    (skew.abs() > MAX_SKEW_SECS).then(|| ProbeStep {
+        name: "clock",
+        outcome: Err(format!(
+            "clock skew of {skew}s with the bank (ours ahead when positive): signatures \
+             (Date header) may be refused; check NTP"
+        )),
+    })
+}
+
 /// Runs the steps in order, stopping at the first one the next ones depend on.
 pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Vec<ProbeStep> {
     let mut steps = Vec::new();
@@ -91,10 +107,6 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
         .await;
     match hello {
         Ok(raw) => {
-            let skew = raw
-                .header("date")
-                .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
-                .map(|d| (Utc::now() - d.with_timezone(&Utc)).num_seconds());
             steps.push(step(
                 "TLS handshake",
                 Ok(format!(
@@ -103,13 +115,8 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
                     raw.status.as_u16()
                 )),
             ));
-            if let Some(skew) = skew.filter(|s| s.abs() > MAX_SKEW_SECS) {
-                steps.push(step(
-                    "clock",
-                    Err(format!(
-                        "clock skew of {skew}s with the bank: signatures may be refused; check NTP"
-                    )),
-                ));
+            if let Some(clock) = clock_step(raw.header("date"), Utc::now()) {
+                steps.push(clock);
             }
         }
         Err(e) => {
@@ -167,4 +174,31 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
     };
     steps.push(step("signed call", outcome));
     steps
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_skew_beyond_a_minute_is_a_failing_step() {
+        let now = DateTime::parse_from_rfc3339("2024-05-02T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let step = clock_step(Some("Thu, 02 May 2024 09:55:00 GMT"), now).unwrap();
+        assert_eq!(step.name, "clock");
+        let why = step.outcome.unwrap_err();
+        assert!(why.starts_with("clock skew of 300s with the bank"), "{why}");
+        assert!(why.contains("check NTP"), "{why}");
+        let behind = clock_step(Some("Thu, 02 May 2024 10:02:00 GMT"), now).unwrap();
+        assert!(behind
+            .outcome
+            .unwrap_err()
+            .starts_with("clock skew of -120s"));
+        // Within a minute, absent or unreadable: nothing to report.
+        assert!(clock_step(Some("Thu, 02 May 2024 10:00:59 GMT"), now).is_none());
+        assert!(clock_step(None, now).is_none());
+        assert!(clock_step(Some("yesterday"), now).is_none());
+    }
 }

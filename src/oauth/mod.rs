@@ -182,6 +182,23 @@ impl OAuthClient {
         redirect_uri: &Url,
         pkce_verifier: Option<&SecretString>,
     ) -> Result<TokenSet, OAuthError> {
+        let send = |r| http::send(&self.http, r);
+        self.exchange_code_via(code, redirect_uri, pkce_verifier, send)
+            .await
+    }
+
+    /// [`Self::exchange_code`] through any sender (tests observe the form body with it).
+    async fn exchange_code_via<C, F>(
+        &self,
+        code: &SecretString,
+        redirect_uri: &Url,
+        pkce_verifier: Option<&SecretString>,
+        send: C,
+    ) -> Result<TokenSet, OAuthError>
+    where
+        C: Fn(oauth2::HttpRequest) -> F,
+        F: std::future::Future<Output = Result<oauth2::HttpResponse, TransportError>>,
+    {
         let client = self
             .client()
             .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()));
@@ -191,7 +208,6 @@ impl OAuthClient {
             request =
                 request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_owned()));
         }
-        let send = |r| http::send(&self.http, r);
         let response = request.request_async(&send).await?;
         Ok(token_set(&response))
     }
@@ -282,5 +298,73 @@ fn token_set(response: &oauth2::basic::BasicTokenResponse) -> TokenSet {
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect())
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::registry::Registry;
+    use crate::tls::certs::{generate_dev_certs, DevCertOptions};
+    use crate::tls::client::{ClientOptions, TlsMaterial};
+    use crate::tls::identity::Identity;
+
+    /// The code exchange's form body, as the crate builds it: no `scope` (BPCE refuses one on
+    /// `authorization_code`), the exact `redirect_uri`, the PKCE verifier and our `client_id`.
+    #[actix_web::test]
+    async fn the_code_exchange_sends_no_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = generate_dev_certs(dir.path(), &DevCertOptions::default()).unwrap();
+        let qwac = Identity::from_pem_files(&certs.qwac_cert, &certs.qwac_key).unwrap();
+        let material = TlsMaterial::load(qwac, &[&certs.ca_cert]).unwrap();
+        let http = BankHttpClient::new(&material, ClientOptions::default()).unwrap();
+        let registry = Registry::load(&[], None).unwrap();
+        let bank = registry.get("banque-bcp").unwrap();
+        let oauth = OAuthClient::new(bank, Environment::Live, "PSDFR-ACPR-99999", http);
+
+        let sent: RefCell<Vec<oauth2::HttpRequest>> = RefCell::new(Vec::new());
+        let capture = |request: oauth2::HttpRequest| {
+            sent.borrow_mut().push(request);
+            async {
+                Ok::<_, TransportError>(
+                    oauth2::http::Response::builder()
+                        .status(200)
+                        .header("content-type", "application/json")
+                        .body(br#"{"access_token":"a","token_type":"Bearer"}"#.to_vec())
+                        .unwrap(),
+                )
+            }
+        };
+        let redirect = Url::parse("https://tpp.example/callback?from=bank").unwrap();
+        let tokens = oauth
+            .exchange_code_via(
+                &SecretString::from("the-code"),
+                &redirect,
+                Some(&SecretString::from("the-verifier")),
+                capture,
+            )
+            .await
+            .unwrap();
+        assert_eq!(tokens.access_token.expose_secret(), "a");
+
+        let sent = sent.into_inner();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].uri().to_string(),
+            bank.endpoints(Environment::Live).token.as_str()
+        );
+        let form: HashMap<String, String> = url::form_urlencoded::parse(sent[0].body())
+            .into_owned()
+            .collect();
+        assert!(!form.contains_key("scope"), "{form:?}");
+        assert_eq!(form["grant_type"], "authorization_code");
+        assert_eq!(form["code"], "the-code");
+        assert_eq!(form["redirect_uri"], redirect.as_str());
+        assert_eq!(form["code_verifier"], "the-verifier");
+        assert_eq!(form["client_id"], "PSDFR-ACPR-99999");
     }
 }

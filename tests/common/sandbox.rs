@@ -272,6 +272,12 @@ impl Sandbox {
     /// redirect URL the sandbox sends the browser to.
     pub async fn authorize_redirect(&self, bank: &str, persona: &str, scope: &str) -> url::Url {
         let page = self.authorize_page(bank, scope, Some("st-42")).await;
+        self.log_in_on(bank, &page, persona).await
+    }
+
+    /// Logs in as `persona` with the OTP on a login `page` already fetched; returns the
+    /// redirect URL the sandbox sends the browser to.
+    pub async fn log_in_on(&self, bank: &str, page: &Resp, persona: &str) -> url::Url {
         assert_eq!(page.status, 200, "{}", page.text());
         let session = extract(&page.text(), "name=\"session\" value=\"").to_owned();
         let otp_page = self
@@ -497,7 +503,14 @@ impl Sandbox {
             .as_str()
             .unwrap()
             .to_owned();
-        let page = self.raw_get(&approval).await;
+        let back = self.approve(bank, &approval, persona).await;
+        (id, back)
+    }
+
+    /// Drives the approval page at `approval` (the `consentApproval` link) as `persona`: login,
+    /// then the OTP; returns where the PSU is sent back to.
+    pub async fn approve(&self, bank: &str, approval: &str, persona: &str) -> String {
+        let page = self.raw_get(approval).await;
         assert_eq!(page.status, 200, "{}", page.text());
         let session = extract(&page.text(), "name=\"session\" value=\"").to_owned();
         let otp = self
@@ -522,6 +535,6 @@ impl Sandbox {
             )
             .await;
         assert_eq!(done.status, 302);
-        (id, done.header("location").unwrap())
+        done.header("location").unwrap()
     }
 }

@@ -345,10 +345,10 @@ impl StetClient {
         request: &PaymentCoverageRequestResource,
     ) -> Result<BankResponse<Option<HalPaymentCoverageReport>>, BankError> {
         let endpoint = "POST /funds-confirmations";
-        let body = self.json(
-            endpoint,
-            &serde_json::json!({ "paymentCoverageRequest": request }),
-        )?;
+        // The body is the `PaymentCoverageRequestResource` itself (the spec's `paymentCoverage`
+        // body parameter is a `$ref` to it), not wrapped in an object: a wrapped body is refused
+        // for lacking `paymentCoverageRequestId`, as the sandbox showed.
+        let body = self.json(endpoint, request)?;
         self.get(Call {
             method: Method::POST,
             endpoint,

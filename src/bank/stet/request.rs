@@ -165,6 +165,10 @@ pub fn failure(raw: &RawResponse) -> BankErrorKind {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs),
         },
+        // 501 is "not implemented": a permanent answer. As `Unavailable` it would count as
+        // transient and be retried by the scheduler forever (the sandbox, like the BPCE portal,
+        // answers 501 to GET /trusted-beneficiaries).
+        501 => BankErrorKind::NotSupported { message },
         408 | 500..=599 => BankErrorKind::Unavailable {
             status: Some(status),
             reason: message,
@@ -246,6 +250,10 @@ mod tests {
                 status: Some(503),
                 ..
             }
+        ));
+        assert!(matches!(
+            failure(&raw(501, r#"{"status":501,"message":"not available"}"#, &[])),
+            BankErrorKind::NotSupported { message } if message == "not available"
         ));
         assert!(matches!(
             failure(&raw(400, r#"{"status":400,"message":"Bad signature"}"#, &[])),
