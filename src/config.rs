@@ -33,6 +33,7 @@ const KEYS: &[&str] = &[
     "ca_cert",
     "sealing_keys",
     "log_format",
+    "revoked_data",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -80,6 +81,7 @@ struct RawConfig {
     #[serde(skip_serializing)]
     sealing_keys: Option<SecretString>,
     log_format: Option<String>,
+    revoked_data: Option<String>,
 }
 
 /// How log lines are written.
@@ -138,6 +140,17 @@ pub struct Config {
     pub sealing_keys: Option<SecretString>,
     /// Log line format.
     pub log_format: LogFormat,
+    /// What happens to a revoked connection's accounts, balances and transactions.
+    pub revoked_data: RevokedData,
+}
+
+/// What `DELETE /v1/connections/{id}` does with the data already read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokedData {
+    /// Keep it readable through the API (the default: the app decides what to forget).
+    Keep,
+    /// Delete the connection's accounts, balances and transactions.
+    Delete,
 }
 
 impl Config {
@@ -303,7 +316,18 @@ impl Config {
                 ))
             }
         };
+        let revoked_data = match non_empty(raw.revoked_data).as_deref() {
+            None | Some("keep") => RevokedData::Keep,
+            Some("delete") => RevokedData::Delete,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "revoked_data",
+                    format!("`{other}` is not one of keep, delete"),
+                ))
+            }
+        };
         Ok(Self {
+            revoked_data,
             database_url,
             listen,
             public_url,
@@ -406,6 +430,7 @@ mod tests {
             jail.set_env("PASSERELLE_CA_CERT", "/keys/ca.pem");
             jail.set_env("PASSERELLE_SEALING_KEYS", "k1:AAAA");
             jail.set_env("PASSERELLE_LOG_FORMAT", "json");
+            jail.set_env("PASSERELLE_REVOKED_DATA", "delete");
             jail.set_env("PASSERELLE_SANDBOX_TOKEN_TTL", "5");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
@@ -438,6 +463,7 @@ mod tests {
             assert_eq!(keys.as_deref(), Some("k1:AAAA"));
             assert!(!c.certs.defaults);
             assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.revoked_data, RevokedData::Delete);
             assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(5));
             // The default database follows the data dir when not set.
             Ok(())
@@ -510,6 +536,7 @@ mod tests {
             ("PASSERELLE_SANDBOX_LISTEN", "localhost"),
             ("PASSERELLE_CLIENT_ID", "my-app"),
             ("PASSERELLE_LOG_FORMAT", "xml"),
+            ("PASSERELLE_REVOKED_DATA", "shred"),
         ];
         for (var, value) in cases {
             let err = error_for(var, value);

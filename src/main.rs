@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Token-sealing key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// API key management.
     Apikey {
         #[command(subcommand)]
@@ -68,6 +73,13 @@ enum CertsCommand {
         #[arg(long, default_value = passerelle::config::DEV_CLIENT_ID)]
         organization_identifier: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-seals every stored token under the active key (the first of PASSERELLE_SEALING_KEYS).
+    /// Rotate by prepending a new key, running this, then removing the old key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +149,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot generate certificates in {}", out.display()))?;
             println!("development certificates written to {}", out.display());
             println!("{paths:#?}");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let config = Config::load()?;
+            let keyring = app::load_keyring(&config)?;
+            let pool = app::open_database(&config)?;
+            let mut conn = pool.get().context("database pool")?;
+            let changed = passerelle::connect::tokens::reseal_all(&mut conn, &keyring)?;
+            println!(
+                "{changed} token(s) re-sealed under key `{}`",
+                keyring.active_id()
+            );
             Ok(())
         }
         Command::Apikey {

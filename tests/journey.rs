@@ -14,6 +14,34 @@ use common::{TestApp, TestDb};
 use openssl::ssl::{SslConnector, SslMethod};
 use serde_json::{json, Value};
 
+/// Every log line of this test binary, for the "no secret in logs" check.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once) a subscriber that keeps every line, at debug level for Passerelle.
+fn capture_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,passerelle=debug"))
+        .with_writer(|| LogSink)
+        .with_ansi(false)
+        .try_init();
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
 /// A browser stand-in: trusts the development CA, has no client certificate, follows nothing
 /// by itself.
 fn browser(app: &TestApp) -> awc::Client {
@@ -179,7 +207,7 @@ async fn consent_all(app: &TestApp, client: &awc::Client, consent_page: &Page) -
 
 #[actix_web::test]
 async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
-    passerelle::telemetry::init(passerelle::config::LogFormat::Pretty);
+    capture_logs();
     for db in TestDb::all() {
         let app = TestApp::spawn_with_sandbox(db).await;
         let client = browser(&app);
@@ -252,6 +280,7 @@ async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
 
 #[actix_web::test]
 async fn state_attacks_get_an_error_page_and_store_nothing() {
+    capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = browser(&app);
     let (_, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
@@ -314,6 +343,7 @@ async fn state_attacks_get_an_error_page_and_store_nothing() {
 
 #[actix_web::test]
 async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
+    capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = browser(&app);
     let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
@@ -338,5 +368,325 @@ async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
     assert_eq!(
         (connection["status"].as_str(), connection["error"].as_str()),
         (Some("error"), Some("access_denied"))
+    );
+}
+
+/// The whole journey for `persona` at `bank`; returns the connection id.
+async fn connect(
+    app: &TestApp,
+    client: &awc::Client,
+    user: &str,
+    bank: &str,
+    persona: &str,
+) -> String {
+    let (id, connect_url) = new_connection(app, user, bank).await;
+    let authorize = to_bank(client, &connect_url).await;
+    let callback = bank_login(client, &authorize, persona).await;
+    let consent = get(client, &callback).await;
+    let back = consent_all(app, client, &consent).await;
+    assert!(back.ends_with("status=active"), "{back}");
+    id
+}
+
+#[actix_web::test]
+async fn one_user_connecting_both_sandbox_banks_sees_all_their_accounts() {
+    capture_logs();
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let client = browser(&app);
+    let bcp = connect(&app, &client, "georges", "sandbox-bcp", "GEORGES").await;
+    let ce = connect(
+        &app,
+        &client,
+        "georges",
+        "sandbox-caisse-epargne",
+        "GEORGES",
+    )
+    .await;
+    let (_, accounts) = api(&app, "GET", "/v1/users/georges/accounts", None).await;
+    let accounts = accounts["accounts"].as_array().unwrap();
+    let from = |id: &str| accounts.iter().filter(|a| a["connection_id"] == id).count();
+    assert!(from(&bcp) >= 1 && from(&ce) >= 1, "{accounts:?}");
+    assert_eq!(accounts.len(), from(&bcp) + from(&ce));
+    let (_, list) = api(&app, "GET", "/v1/users/georges/connections", None).await;
+    assert_eq!(list["connections"].as_array().unwrap().len(), 2);
+}
+
+/// Every row of every table as text, on either backend.
+async fn database_text(app: &TestApp) -> String {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        row: String,
+    }
+    match &app.db.url {
+        passerelle::store::DatabaseUrl::Sqlite(path) => {
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        passerelle::store::DatabaseUrl::Postgres(_) => {
+            let pool = app.state.pool.clone();
+            passerelle::store::run(&pool, |conn| {
+                let mut all = String::new();
+                for table in [
+                    "api_clients",
+                    "api_keys",
+                    "users",
+                    "connections",
+                    "tokens",
+                    "consents",
+                    "accounts",
+                    "balances",
+                    "transactions",
+                    "sync_runs",
+                    "quota_ledger",
+                    "jobs",
+                    "payments",
+                    "sca_challenges",
+                    "webhook_endpoints",
+                    "outbox_events",
+                    "webhook_deliveries",
+                    "audit_log",
+                    "bank_responses",
+                ] {
+                    let rows: Vec<Row> =
+                        diesel::sql_query(format!("SELECT CAST(t AS TEXT) AS row FROM {table} t"))
+                            .load(conn)?;
+                    // Binary columns print as hex; the sealed blobs are checked as bytes too.
+                    all.extend(rows.into_iter().map(|r| r.row + "\n"));
+                }
+                Ok(all)
+            })
+            .await
+            .unwrap()
+        }
+    }
+}
+
+#[actix_web::test]
+async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
+    use secrecy::ExposeSecret;
+    capture_logs();
+    for db in TestDb::all() {
+        let app = TestApp::spawn_with_sandbox(db).await;
+        let client = browser(&app);
+        let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
+        let authorize = to_bank(&client, &connect_url).await;
+        let callback = bank_login(&client, &authorize, "LEA").await;
+        let query: std::collections::HashMap<String, String> = url::Url::parse(&callback)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let consent = get(&client, &callback).await;
+        consent_all(&app, &client, &consent).await;
+
+        let keyring = app.state.keyring.clone();
+        let conn_id = id.clone();
+        let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
+            passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
+        })
+        .await
+        .unwrap();
+        let secrets = [
+            pair.access.expose_secret().to_owned(),
+            pair.refresh.expose_secret().to_owned(),
+        ];
+        assert!(
+            secrets.iter().all(|s| s.len() >= 16),
+            "real tokens were issued"
+        );
+        let stored = database_text(&app).await;
+        for secret in &secrets {
+            assert!(
+                !stored.contains(secret.as_str()),
+                "a token in clear in the database"
+            );
+            assert!(
+                !stored.contains(&hex::encode(secret)),
+                "a token in clear (hex) in the database"
+            );
+        }
+        let logged = logs();
+        assert!(logged.contains("/callback"), "the journey was logged");
+        for secret in secrets.iter().chain([&query["code"], &query["state"]]) {
+            assert!(!logged.contains(secret.as_str()), "a secret in the logs");
+        }
+
+        // Rotation: a new key first, the old one kept to open; every row moves to the new key.
+        let old = std::fs::read_to_string(app.data_dir.path().join("sealing.keys")).unwrap();
+        let new_key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+        let both = passerelle::crypto::Keyring::parse(&secrecy::SecretString::from(format!(
+            "k2:{new_key},{}",
+            old.trim()
+        )))
+        .unwrap();
+        let only_new = passerelle::crypto::Keyring::parse(&secrecy::SecretString::from(format!(
+            "k2:{new_key}"
+        )))
+        .unwrap();
+        let conn_id = id.clone();
+        let (changed, again, reopened) =
+            passerelle::store::run_with(&app.state.pool, move |conn| {
+                let changed = passerelle::connect::tokens::reseal_all(conn, &both)?;
+                let again = passerelle::connect::tokens::reseal_all(conn, &both)?;
+                let reopened = passerelle::connect::tokens::load_tokens(conn, &only_new, &conn_id)?;
+                Ok::<_, passerelle::connect::tokens::TokenError>((changed, again, reopened))
+            })
+            .await
+            .unwrap();
+        assert_eq!((changed, again), (2, 0));
+        assert_eq!(reopened.refresh.expose_secret(), secrets[1].as_str());
+    }
+}
+
+#[actix_web::test]
+async fn changing_the_shared_accounts_later_needs_no_new_sca() {
+    capture_logs();
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let client = browser(&app);
+    let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
+    let (status, link) = api(
+        &app,
+        "POST",
+        &format!("/v1/connections/{id}/reauthorize"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let connect_url = link["connect_url"].as_str().unwrap();
+    let page = get(&client, connect_url).await;
+    assert_eq!(page.status, 200);
+    // Tokens still valid: straight to the consent page, no trip to the bank.
+    let consent = post(&client, connect_url, &[]).await;
+    assert_eq!(
+        consent.status, 200,
+        "{:?} {}",
+        consent.location, consent.body
+    );
+    assert!(consent.body.contains("name=\"balances\""));
+    let action = between(&consent.body, "action=\"", "\"").to_owned();
+    let first_iban = between(&consent.body, "name=\"balances\" value=\"", "\"").to_owned();
+    let done = post(
+        &client,
+        &app.url(&action),
+        &[("balances", first_iban.as_str())],
+    )
+    .await;
+    assert_eq!(done.status, 303);
+    assert!(done.location.unwrap().ends_with("status=active"));
+
+    let pool = app.state.pool.clone();
+    let conn_id = id.clone();
+    let (history, log) = passerelle::store::run(&pool, move |conn| {
+        Ok((
+            passerelle::store::consents::history(conn, &conn_id)?,
+            passerelle::store::audit::for_connection(conn, &conn_id)?,
+        ))
+    })
+    .await
+    .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].balances_ibans, format!("[\"{first_iban}\"]"));
+    assert_eq!(history[1].transactions_ibans, "[]");
+    let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["consent.authorized", "consent.granted", "consent.changed"]
+    );
+}
+
+#[actix_web::test]
+async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorization() {
+    use passerelle::bank::TokenSource;
+    use passerelle::connect::banks::BankConnectors;
+    use passerelle::connect::tokens::StoredToken;
+    use secrecy::ExposeSecret;
+    capture_logs();
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let client = browser(&app);
+    let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
+    let connectors = BankConnectors::new(app.state.config.clone(), app.state.registry.clone());
+    let connector = connectors.get("sandbox-bcp").unwrap();
+    let load = || {
+        StoredToken::load(
+            &app.state.pool,
+            app.state.keyring.clone(),
+            connector.oauth.clone(),
+            &id,
+        )
+    };
+    let (one, two) = (load().await.unwrap(), load().await.unwrap());
+    // Two workers find the access token expired at once: only one may spend the refresh token.
+    let (a, b) = futures_util::join!(one.refresh(), two.refresh());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.expose_secret(),
+        b.expose_secret(),
+        "the second used the first's result"
+    );
+    let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(connection["status"], "active");
+
+    // The bank revokes the consent: the next refresh says invalid_grant.
+    let third = load().await.unwrap();
+    let keyring = app.state.keyring.clone();
+    let conn_id = id.clone();
+    let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
+        passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
+    })
+    .await
+    .unwrap();
+    connector
+        .oauth
+        .revoke_refresh_token(&pair.refresh)
+        .await
+        .unwrap();
+    let refused = third.refresh().await;
+    assert!(refused.is_err());
+    let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(connection["status"], "reauth_required");
+}
+
+#[actix_web::test]
+async fn deleting_a_connection_revokes_it_at_the_bank() {
+    capture_logs();
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let client = browser(&app);
+    let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
+    let keyring = app.state.keyring.clone();
+    let conn_id = id.clone();
+    let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
+        passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
+    })
+    .await
+    .unwrap();
+    let (status, _) = api(&app, "DELETE", &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(status, 204);
+    // The bank no longer honours the refresh token.
+    let connectors = passerelle::connect::banks::BankConnectors::new(
+        app.state.config.clone(),
+        app.state.registry.clone(),
+    );
+    let oauth = connectors.get("sandbox-bcp").unwrap().oauth.clone();
+    assert!(oauth.refresh(&pair.refresh).await.is_err());
+    let conn_id = id.clone();
+    let log = passerelle::store::run(&app.state.pool, move |conn| {
+        Ok(passerelle::store::audit::for_connection(conn, &conn_id)?)
+    })
+    .await
+    .unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(last.action, "consent.revoked");
+    assert!(
+        last.details.contains("\"bank_revocation\":\"confirmed\""),
+        "{}",
+        last.details
+    );
+    let (_, accounts) = api(&app, "GET", "/v1/users/lea/accounts", None).await;
+    assert!(
+        !accounts["accounts"].as_array().unwrap().is_empty(),
+        "data kept by default"
     );
 }

@@ -13,6 +13,9 @@ use utoipa::ToSchema;
 use super::auth::ApiClient;
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::config::RevokedData;
+use crate::connect::banks::BankConnectors;
+use crate::connect::tokens::load_tokens;
 use crate::store::models::{ApiClientRow, ConnectionRow, NewAuditEntry, ScaChallengeRow};
 use crate::store::{
     self, accounts, audit, connections, sca_challenges, tokens, users, DbConnection,
@@ -347,8 +350,10 @@ pub async fn reauthorize(
     Ok(HttpResponse::Ok().json(link))
 }
 
-/// Revokes a connection: the tokens are wiped at once and the connection is marked revoked;
-/// an audit entry records who did it.
+/// Revokes a connection: the refresh token is revoked at the bank (which revokes the access
+/// token too), the tokens are wiped, the connection is marked revoked, and the data is kept or
+/// deleted per `PASSERELLE_REVOKED_DATA`; an audit entry records who did it and whether the
+/// bank confirmed. A bank that cannot be reached does not keep the tokens alive here.
 #[utoipa::path(
     delete,
     path = "/v1/connections/{id}",
@@ -360,31 +365,68 @@ pub async fn reauthorize(
 pub async fn remove(
     client: ApiClient,
     state: web::Data<AppState>,
+    connectors: web::Data<BankConnectors>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    store::run(&state.pool, move |conn| {
-        Ok(owned(conn, &client.0, &id).and_then(|(row, _)| {
-            conn.transaction(|conn| {
-                tokens::delete_for_connection(conn, &row.id)?;
-                connections::update(conn, &row.id, connections::ConnectionUpdate::Revoked)?;
-                audit::append(
-                    conn,
-                    &NewAuditEntry {
-                        at: store::now(),
-                        actor: format!("api_client:{}", client.0.id),
-                        action: "consent.revoked".into(),
-                        api_client_id: Some(client.0.id.clone()),
-                        connection_id: Some(row.id.clone()),
-                        details: serde_json::json!({ "bank_id": row.bank_id }).to_string(),
-                    },
-                )?;
-                Ok::<_, diesel::result::Error>(())
+    let client_id = client.0.id.clone();
+    let (row, keyring) = (
+        {
+            let id = id.clone();
+            store::run(&state.pool, move |conn| {
+                Ok(owned(conn, &client.0, &id).map(|(row, _)| row))
             })
-            .map_err(ApiError::from)
-        }))
+            .await??
+        },
+        state.keyring.clone(),
+    );
+    let connection_id = row.id.clone();
+    let pair = store::run(&state.pool, move |conn| {
+        Ok(load_tokens(conn, &keyring, &connection_id).ok())
     })
-    .await??;
+    .await?;
+    let bank_revocation = match (pair, connectors.get(&row.bank_id)) {
+        (None, _) => "no_tokens",
+        (Some(_), Err(_)) => "bank_unknown",
+        (Some(pair), Ok(connector)) => {
+            match connector.oauth.revoke_refresh_token(&pair.refresh).await {
+                Ok(()) => "confirmed",
+                Err(e) => {
+                    tracing::warn!(connection = %row.id, error = %e, "revocation at the bank failed");
+                    "failed"
+                }
+            }
+        }
+    };
+    let delete_data = state.config.revoked_data == RevokedData::Delete;
+    store::run(&state.pool, move |conn| {
+        conn.transaction(|conn| {
+            tokens::delete_for_connection(conn, &row.id)?;
+            if delete_data {
+                accounts::delete_for_connection(conn, &row.id)?;
+            }
+            connections::update(conn, &row.id, connections::ConnectionUpdate::Revoked)?;
+            audit::append(
+                conn,
+                &NewAuditEntry {
+                    at: store::now(),
+                    actor: format!("api_client:{client_id}"),
+                    action: "consent.revoked".into(),
+                    api_client_id: Some(client_id.clone()),
+                    connection_id: Some(row.id.clone()),
+                    details: serde_json::json!({
+                        "bank_id": row.bank_id,
+                        "bank_revocation": bank_revocation,
+                        "data": if delete_data { "deleted" } else { "kept" },
+                    })
+                    .to_string(),
+                },
+            )?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -93,3 +93,8 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<
         .select(AccountRow::as_select())
         .load(conn)
 }
+
+/// Deletes a connection's accounts, and with them (cascade) their balances and transactions.
+pub fn delete_for_connection(conn: &mut DbConnection, connection_id: &str) -> QueryResult<usize> {
+    diesel::delete(accounts::table.filter(accounts::connection_id.eq(connection_id))).execute(conn)
+}

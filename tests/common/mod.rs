@@ -120,6 +120,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         },
         sealing_keys: None,
         log_format: LogFormat::Pretty,
+        revoked_data: passerelle::config::RevokedData::Keep,
     }
 }
 
