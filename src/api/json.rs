@@ -1,7 +1,10 @@
 //! JSON shapes shared by several resources.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::model::Currency;
 
 /// An exact amount: a decimal string in the currency's major unit, never a float.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -15,36 +18,17 @@ pub struct Amount {
 }
 
 impl Amount {
-    /// Renders integer minor units in `currency`'s exponent (2 unless ISO 4217 says otherwise).
+    /// Renders integer minor units in `currency`'s ISO 4217 exponent (the model's table; 2 for
+    /// a code it cannot read, which the store never holds).
     pub fn from_minor(minor: i64, currency: &str) -> Self {
-        let exponent = minor_unit_exponent(currency);
-        let sign = if minor < 0 { "-" } else { "" };
-        let abs = minor.unsigned_abs();
-        let value = if exponent == 0 {
-            format!("{sign}{abs}")
-        } else {
-            let scale = 10u64.pow(exponent);
-            format!(
-                "{sign}{}.{:0width$}",
-                abs / scale,
-                abs % scale,
-                width = exponent as usize
-            )
-        };
+        let digits = currency
+            .parse::<Currency>()
+            .map(|c| c.minor_unit_digits())
+            .unwrap_or(2);
         Self {
-            value,
+            value: Decimal::new(minor, digits).to_string(),
             currency: currency.to_owned(),
         }
-    }
-}
-
-/// The number of decimals of a currency's minor unit (ISO 4217).
-pub fn minor_unit_exponent(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
     }
 }
 
