@@ -2,7 +2,6 @@
 //! the connect page, the bank's callback and the consent page; and the demo app (`/demo`).
 
 pub mod demo;
-pub mod demo_chart;
 pub mod i18n;
 pub mod journey;
 

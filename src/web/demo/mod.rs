@@ -13,237 +13,34 @@
 //! other key. A restart therefore invalidates the previous process's key, which is fine: the
 //! sandbox, and so the demo, is a single-process development feature.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+mod chart;
+mod client;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use anyhow::Context;
 use askama::Template;
 use chrono::NaiveDate;
-use diesel::Connection as _;
 use rust_decimal::Decimal;
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use url::Url;
 
-use super::demo_chart::{self, Chart};
 use super::i18n::{english, Texts};
 use super::{error_page, render};
-use crate::api::auth;
 use crate::app::AppState;
-use crate::store::{self, api_clients, Pool};
+use chart::Chart;
+use client::{
+    ApiAccount, ApiAccounts, ApiBalance, ApiBalances, ApiConnection, ApiTransaction,
+    ApiTransactions, CallError, Created,
+};
+pub use client::{DemoClient, DEMO_CLIENT_NAME};
 
-/// The demo API client's name.
-pub const DEMO_CLIENT_NAME: &str = "demo";
 /// The cookie that remembers the visitor's demo user id.
 const USER_COOKIE: &str = "passerelle_demo_user";
 /// How many transactions the done page lists per account.
 const TRANSACTIONS_SHOWN: usize = 50;
 /// How many transactions are read per account (the chart derives earlier days from them).
 const TRANSACTIONS_READ: usize = 500;
-
-/// The demo's API client: where the API listens and the key, held in memory only.
-pub struct DemoClient {
-    api_base: String,
-    api_key: SecretString,
-    public_url: Url,
-}
-
-impl DemoClient {
-    /// Start-up: creates or updates the `demo` API client, revokes its older keys and mints a
-    /// fresh one. `listening` is the address the server is bound to (an unspecified address is
-    /// reached through loopback).
-    pub fn prepare(pool: &Pool, public_url: &Url, listening: SocketAddr) -> anyhow::Result<Self> {
-        let allowlist = vec![public_url
-            .join("demo/")
-            .context("PASSERELLE_PUBLIC_URL: cannot build the demo URL")?
-            .to_string()];
-        let allowlist_json = serde_json::to_string(&allowlist)?;
-        let mut conn = pool.get().context("database pool")?;
-        let key = conn.transaction(|conn| -> anyhow::Result<String> {
-            let client = match api_clients::find_client_by_name(conn, DEMO_CLIENT_NAME)? {
-                Some(client) => client,
-                None => {
-                    return Ok(auth::create_client_with_key(conn, DEMO_CLIENT_NAME, &allowlist)?.1)
-                }
-            };
-            // The public URL may have changed since the last start.
-            api_clients::set_redirect_allowlist(conn, &client.id, &allowlist_json)?;
-            let revoked = api_clients::revoke_keys_of_client(conn, &client.id, store::now())?;
-            if revoked > 0 {
-                tracing::info!(revoked, "older demo API keys revoked");
-            }
-            let minted = auth::mint(&client.id)?;
-            api_clients::insert_key(conn, &minted.row)?;
-            Ok(minted.key)
-        })?;
-        let ip = match listening.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        Ok(Self {
-            api_base: format!("http://{}", SocketAddr::new(ip, listening.port())),
-            api_key: SecretString::from(key),
-            public_url: public_url.clone(),
-        })
-    }
-
-    /// The demo's address, to print at start.
-    pub fn url(&self) -> Option<Url> {
-        self.public_url.join("demo").ok()
-    }
-
-    fn page_url(&self, path: &str) -> String {
-        self.public_url
-            .join(path)
-            .map(String::from)
-            .unwrap_or_else(|_| format!("/{path}"))
-    }
-
-    /// One JSON API call, as the app would make it; an error answer becomes a readable message
-    /// naming the problem's `code`.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<T, String> {
-        // awc clients are bound to their thread: one per call is simplest for a demo page.
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish();
-        let method = awc::http::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
-        let request = client
-            .request(method.clone(), format!("{}{path}", self.api_base))
-            .insert_header((
-                "Authorization",
-                format!("Bearer {}", self.api_key.expose_secret()),
-            ));
-        let sent = match body {
-            Some(body) => request.send_json(&body).await,
-            None => request.send().await,
-        };
-        let mut response = sent.map_err(|e| format!("{method} {path}: {e}"))?;
-        let bytes = response
-            .body()
-            .limit(8 << 20)
-            .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        if !response.status().is_success() {
-            let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            return Err(format!(
-                "{method} {path} answered {}: {} {}",
-                response.status().as_u16(),
-                problem["code"].as_str().unwrap_or("?"),
-                problem["detail"].as_str().unwrap_or("")
-            ));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| format!("{method} {path}: {e}"))
-    }
-}
-
-/// `POST /v1/users/{u}/connections` answer (the fields the demo uses).
-#[derive(Debug, Deserialize)]
-struct Created {
-    connect_url: String,
-}
-
-/// A connection as the API returns it.
-#[derive(Debug, Deserialize)]
-struct ApiConnection {
-    id: String,
-    user_id: String,
-    bank_id: String,
-    status: String,
-    scopes: Vec<String>,
-    consent_expires_at: Option<String>,
-    last_synced_at: Option<String>,
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiAccounts {
-    accounts: Vec<ApiAccount>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiAccount {
-    id: String,
-    connection_id: String,
-    name: String,
-    iban: Option<String>,
-    currency: String,
-    cash_account_type: String,
-    status: String,
-}
-
-/// An exact amount: the API's decimal string, shown as is.
-#[derive(Debug, Clone, Deserialize)]
-struct ApiAmount {
-    value: String,
-    currency: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiBalances {
-    balances: Vec<ApiBalance>,
-    history: Vec<ApiBalance>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct ApiBalance {
-    #[serde(rename = "type")]
-    kind: String,
-    amount: ApiAmount,
-    as_of: NaiveDate,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiTransactions {
-    transactions: Vec<ApiTransaction>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiTransaction {
-    amount: ApiAmount,
-    status: String,
-    booking_date: Option<NaiveDate>,
-    value_date: Option<NaiveDate>,
-    transaction_date: Option<NaiveDate>,
-    description: String,
-}
-
-/// A UTC time from the API (`2025-03-01T10:00:00.123456`), to the minute for reading.
-fn minute(time: &Option<String>) -> Option<String> {
-    time.as_deref()
-        .map(|t| t.chars().take(16).collect::<String>().replace('T', " "))
-}
-
-impl ApiConnection {
-    fn consent_until(&self) -> Option<String> {
-        minute(&self.consent_expires_at)
-    }
-
-    fn synced(&self) -> Option<String> {
-        minute(&self.last_synced_at)
-    }
-}
-
-impl ApiTransaction {
-    /// The date to show: booking, else transaction, else value date.
-    fn date(&self) -> String {
-        self.booking_date
-            .or(self.transaction_date)
-            .or(self.value_date)
-            .map(|d| d.to_string())
-            .unwrap_or_default()
-    }
-}
 
 /// A sandbox bank on the demo page.
 struct DemoBank {
@@ -301,12 +98,12 @@ fn cookie_user(req: &HttpRequest) -> Option<String> {
 fn demo_user(
     req: &HttpRequest,
     demo: &DemoClient,
-) -> Result<(String, Option<Cookie<'static>>), String> {
+) -> Result<(String, Option<Cookie<'static>>), openssl::error::ErrorStack> {
     if let Some(user) = cookie_user(req) {
         return Ok((user, None));
     }
     let mut bytes = [0u8; 8];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| e.to_string())?;
+    openssl::rand::rand_bytes(&mut bytes)?;
     let user = format!("demo-{}", hex::encode(bytes));
     let cookie = Cookie::build(USER_COOKIE, user.clone())
         .path("/")
@@ -430,7 +227,11 @@ pub async fn done(
         return error_page(StatusCode::BAD_REQUEST, t, "No connection to show.");
     };
     let path = format!("/v1/connections/{id}");
-    let connection: Option<ApiConnection> = demo.call("GET", &path, None).await.ok();
+    let connection: Option<ApiConnection> = match demo.call("GET", &path, None).await {
+        Ok(connection) => Some(connection),
+        Err(e) if e.status == Some(404) => None,
+        Err(e) => return internal(t, e),
+    };
     // All demo visitors share one API client: the cookie keeps each to their own connections.
     let Some(connection) = connection.filter(|c| cookie_user(&req).as_ref() == Some(&c.user_id))
     else {
@@ -462,8 +263,8 @@ pub async fn done(
             connection,
             returned_error: query.error,
             accounts,
-            width: demo_chart::WIDTH,
-            height: demo_chart::HEIGHT,
+            width: chart::WIDTH,
+            height: chart::HEIGHT,
         },
     )
 }
@@ -472,7 +273,7 @@ pub async fn done(
 async fn account_panels(
     demo: &DemoClient,
     connection: &ApiConnection,
-) -> Result<Vec<AccountPanel>, String> {
+) -> Result<Vec<AccountPanel>, CallError> {
     let path = format!("/v1/users/{}/accounts", connection.user_id);
     let list: ApiAccounts = demo.call("GET", &path, None).await?;
     let mut panels = Vec::new();
@@ -534,7 +335,7 @@ fn chart_for(balances: &ApiBalances, transactions: &[ApiTransaction]) -> (String
         .filter(|t| t.status == "booked")
         .filter_map(|t| Some((t.booking_date?, t.amount.value.parse().ok()?)))
         .collect();
-    let chart = demo_chart::layout(&demo_chart::series(&history, &booked));
+    let chart = chart::layout(&chart::series(&history, &booked));
     (kind, chart)
 }
 
@@ -548,41 +349,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoClient>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::store::DatabaseUrl;
 
     #[test]
-    fn each_start_mints_a_new_demo_key_and_revokes_the_old_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = store::connect(&DatabaseUrl::Sqlite(dir.path().join("d.db"))).unwrap();
-        store::run_migrations(&mut pool.get().unwrap()).unwrap();
-        let public = Url::parse("http://127.0.0.1:8080/").unwrap();
-        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        let first = DemoClient::prepare(&pool, &public, addr).unwrap();
-        assert_eq!(first.api_base, "http://127.0.0.1:8080");
-        let moved = Url::parse("http://localhost:9090/").unwrap();
-        let second = DemoClient::prepare(&pool, &moved, addr).unwrap();
-        let mut conn = pool.get().unwrap();
-        assert!(auth::authenticate(&mut conn, first.api_key.expose_secret()).is_err());
-        let client = auth::authenticate(&mut conn, second.api_key.expose_secret()).unwrap();
-        assert_eq!(client.name, DEMO_CLIENT_NAME);
-        assert_eq!(
-            client.redirect_allowlist,
-            r#"["http://localhost:9090/demo/"]"#
-        );
-        // One demo client, whatever the number of starts.
-        let count: i64 = {
-            use crate::store::schema::api_clients::dsl::*;
-            use diesel::prelude::*;
-            api_clients
-                .filter(name.eq(DEMO_CLIENT_NAME))
-                .count()
-                .get_result(&mut conn)
-                .unwrap()
-        };
-        assert_eq!(count, 1);
+    fn only_minted_demo_user_ids_are_accepted() {
         assert!(!valid_demo_user("demo-<script>"));
+        assert!(!valid_demo_user("demo-0123"));
         assert!(valid_demo_user("demo-0123456789abcdef"));
     }
 }
