@@ -17,6 +17,7 @@ use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::store::{self, Pool};
 use crate::telemetry::PathOnlyRootSpan;
 use crate::tls::certs;
+use crate::web::demo::DemoClient;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -36,6 +37,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     sandbox: Option<SandboxHandle>,
+    demo: Option<web::Data<DemoClient>>,
 }
 
 impl Application {
@@ -57,7 +59,17 @@ impl Application {
         let keyring = Arc::new(load_keyring(&config)?);
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("PASSERELLE_LISTEN: cannot listen on {}", config.listen))?;
-        let port = listener.local_addr()?.port();
+        let bound = listener.local_addr()?;
+        let port = bound.port();
+        // The demo plays an app against the sandbox bank, so it exists only alongside it.
+        let demo = match &sandbox {
+            Some(_) => Some(web::Data::new(DemoClient::prepare(
+                &pool,
+                &config.public_url,
+                bound,
+            )?)),
+            None => None,
+        };
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             pool,
@@ -65,6 +77,7 @@ impl Application {
             keyring,
         });
         let shared = state.clone();
+        let demo_routes = demo.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(|req, srv| {
@@ -88,7 +101,7 @@ impl Application {
                     shared.registry.clone(),
                 )))
                 .configure(crate::api::routes)
-                .configure(crate::web::routes)
+                .configure(|cfg| crate::web::routes(cfg, demo_routes.clone()))
         })
         .listen(listener)
         .context("PASSERELLE_LISTEN: cannot start the HTTP server")?
@@ -100,6 +113,7 @@ impl Application {
             server,
             state,
             sandbox,
+            demo,
         })
     }
 
@@ -116,6 +130,11 @@ impl Application {
     /// The built-in sandbox bank, when it runs (tests drive its clock and faults).
     pub fn sandbox(&self) -> Option<&SandboxHandle> {
         self.sandbox.as_ref()
+    }
+
+    /// The demo's address (`<public_url>demo`), when the demo runs (with the sandbox bank).
+    pub fn demo_url(&self) -> Option<url::Url> {
+        self.demo.as_ref().and_then(|d| d.url())
     }
 
     /// Serves until SIGTERM/SIGINT, then shuts down gracefully (the sandbox with it).

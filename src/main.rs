@@ -199,6 +199,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 sandbox.web_url()
             );
         }
+        if let Some(demo) = application.demo_url() {
+            println!("Demo (a budgeting app on the sandbox bank): {demo}");
+        }
         application.run_until_stopped().await?;
         tracing::info!("stopped");
         Ok(())

@@ -66,3 +66,29 @@ pub fn revoke_key(
         .set(api_keys::revoked_at.eq(Some(at)))
         .execute(conn)
 }
+
+/// Replaces an API client's redirect allow-list (a JSON array of URL prefixes).
+pub fn set_redirect_allowlist(
+    conn: &mut DbConnection,
+    id: &str,
+    allowlist_json: &str,
+) -> QueryResult<usize> {
+    diesel::update(api_clients::table.find(id))
+        .set(api_clients::redirect_allowlist.eq(allowlist_json))
+        .execute(conn)
+}
+
+/// Revokes every unrevoked key of an API client; returns how many.
+pub fn revoke_keys_of_client(
+    conn: &mut DbConnection,
+    api_client_id: &str,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::api_client_id.eq(api_client_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(at)))
+    .execute(conn)
+}

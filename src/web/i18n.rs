@@ -100,6 +100,11 @@ const FR: Texts = Texts {
     bank_failed: "Votre banque n'a pas répondu comme prévu.",
 };
 
+/// The English texts (the demo pages are in English only: they speak to a developer).
+pub fn english() -> &'static Texts {
+    &EN
+}
+
 /// French when the browser prefers it, English otherwise.
 pub fn texts(req: &HttpRequest) -> &'static Texts {
     let preferred = req

@@ -1,6 +1,7 @@
 //! The end user's journey, server-rendered (no JavaScript needed), in French and English:
-//! the connect page, the bank's callback and the consent page.
+//! the connect page, the bank's callback and the consent page; and the demo app (`/demo`).
 
+pub mod demo;
 pub mod i18n;
 pub mod journey;
 
@@ -39,10 +40,13 @@ pub fn error_page(status: StatusCode, t: &Texts, message: &str) -> HttpResponse 
     render(status, &ErrorPage { t, message })
 }
 
-/// Mounts the journey's routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Mounts the journey's routes, and the demo's when it runs (only with the sandbox bank).
+pub fn routes(cfg: &mut web::ServiceConfig, demo: Option<web::Data<demo::DemoClient>>) {
     cfg.service(journey::connect_page)
         .service(journey::connect_continue)
         .service(journey::callback)
         .service(journey::consent_submit);
+    if let Some(demo) = demo {
+        demo::routes(cfg, demo);
+    }
 }
