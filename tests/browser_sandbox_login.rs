@@ -10,64 +10,17 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use common::browser::Browser;
+use common::browser::{Browser, RedirectTarget};
 use common::sandbox::*;
-
-/// The TPP's redirect target: answers "received" and records each query string it gets.
-struct Target {
-    url: String,
-    received: Arc<Mutex<Vec<String>>>,
-    server: actix_web::dev::ServerHandle,
-}
-
-impl Target {
-    fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = web::Data::from(received.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || {
-            App::new().app_data(log.clone()).route(
-                "/callback",
-                web::get().to(
-                    |req: HttpRequest, log: web::Data<Mutex<Vec<String>>>| async move {
-                        log.lock().unwrap().push(req.query_string().to_owned());
-                        HttpResponse::Ok()
-                            .content_type("text/html; charset=utf-8")
-                            .body("<!doctype html><title>TPP</title><h1>received</h1>")
-                    },
-                ),
-            )
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        Self {
-            url: format!("http://127.0.0.1:{port}/callback"),
-            received,
-            server: handle,
-        }
-    }
-
-    fn received(&self) -> Vec<String> {
-        self.received.lock().unwrap().clone()
-    }
-}
 
 /// The sandbox, the TPP's redirect target and a browser trusting the sandbox's pages; `None`
 /// when Chromium is not installed (outside CI).
-async fn setup() -> Option<(Sandbox, Target, Browser)> {
+async fn setup() -> Option<(Sandbox, RedirectTarget, Browser)> {
     let sbx = Sandbox::start().await;
     let browser = Browser::start_trusting(&[&sbx.certs.sandbox_cert]).await?;
-    Some((sbx, Target::start(), browser))
+    Some((sbx, RedirectTarget::start(), browser))
 }
 
 fn random_state() -> String {
@@ -96,7 +49,7 @@ fn query_value(url: &url::Url, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn on_target(target: &Target) -> impl Fn(&url::Url) -> bool + '_ {
+fn on_target(target: &RedirectTarget) -> impl Fn(&url::Url) -> bool + '_ {
     move |url: &url::Url| url.as_str().starts_with(&target.url)
 }
 

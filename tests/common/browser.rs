@@ -16,8 +16,10 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use base64::Engine;
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -460,5 +462,50 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         kill_strays(self.profile.path());
+    }
+}
+
+/// The TPP's redirect target: answers "received" and records each query string it gets.
+pub struct RedirectTarget {
+    pub url: String,
+    received: Arc<Mutex<Vec<String>>>,
+    pub server: actix_web::dev::ServerHandle,
+}
+
+impl RedirectTarget {
+    pub fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = web::Data::from(received.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            App::new().app_data(log.clone()).route(
+                "/callback",
+                web::get().to(
+                    |req: HttpRequest, log: web::Data<Mutex<Vec<String>>>| async move {
+                        log.lock().unwrap().push(req.query_string().to_owned());
+                        HttpResponse::Ok()
+                            .content_type("text/html; charset=utf-8")
+                            .body("<!doctype html><title>TPP</title><h1>received</h1>")
+                    },
+                ),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self {
+            url: format!("http://127.0.0.1:{port}/callback"),
+            received,
+            server: handle,
+        }
+    }
+
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
     }
 }
