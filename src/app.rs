@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::api::auth::AuthCache;
 use crate::config::Config;
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
@@ -24,6 +25,10 @@ pub struct AppState {
     pub pool: Pool,
     /// The bank registry.
     pub registry: Arc<Registry>,
+    /// API keys that authenticated in the last few seconds (see [`AUTH_CACHE_TTL`]).
+    ///
+    /// [`AUTH_CACHE_TTL`]: crate::api::auth::AUTH_CACHE_TTL
+    pub auth_cache: AuthCache,
 }
 
 /// A built, bound, not yet awaited Passerelle server.
@@ -57,6 +62,7 @@ impl Application {
             config: Arc::new(config),
             pool,
             registry: Arc::new(registry),
+            auth_cache: AuthCache::default(),
         });
         let shared = state.clone();
         let server = HttpServer::new(move || {
