@@ -164,3 +164,47 @@ impl FromRequest for ApiClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn client(id: &str) -> ApiClientRow {
+        ApiClientRow {
+            id: id.to_owned(),
+            name: "app".into(),
+            redirect_allowlist: "[]".into(),
+            created_at: store::now(),
+            disabled_at: None,
+        }
+    }
+
+    #[test]
+    fn the_auth_cache_answers_only_for_remembered_hashes_and_forgets_after_the_ttl() {
+        let cache = AuthCache::default();
+        cache.put(hash("pas_a_1"), client("c-1"));
+        assert_eq!(cache.get(&hash("pas_a_1")).unwrap().id, "c-1");
+        assert!(cache.get(&hash("pas_a_2")).is_none());
+
+        // An entry older than the TTL is not used: the database is asked again.
+        let old = Instant::now().checked_sub(AUTH_CACHE_TTL + Duration::from_millis(1));
+        if let Some(old) = old {
+            cache
+                .entries
+                .lock()
+                .unwrap()
+                .insert(hash("pas_b_1"), (old, client("c-2")));
+            assert!(cache.get(&hash("pas_b_1")).is_none());
+        }
+    }
+
+    #[test]
+    fn a_full_auth_cache_starts_over_instead_of_growing() {
+        let cache = AuthCache::default();
+        for n in 0..=AUTH_CACHE_MAX {
+            cache.put(format!("{n:064x}"), client("c"));
+        }
+        assert!(cache.entries.lock().unwrap().len() <= AUTH_CACHE_MAX);
+    }
+}
