@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::api::auth::AuthCache;
 use crate::config::Config;
 use crate::connect::banks::BankConnectors;
 use crate::crypto::Keyring;
@@ -29,6 +30,10 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// The keys that seal tokens at rest.
     pub keyring: Arc<Keyring>,
+    /// API keys that authenticated in the last few seconds (see [`AUTH_CACHE_TTL`]).
+    ///
+    /// [`AUTH_CACHE_TTL`]: crate::api::auth::AUTH_CACHE_TTL
+    pub auth_cache: AuthCache,
 }
 
 /// A built, bound, not yet awaited Passerelle server.
@@ -75,6 +80,7 @@ impl Application {
             pool,
             registry: Arc::new(registry),
             keyring,
+            auth_cache: AuthCache::default(),
         });
         let shared = state.clone();
         let demo_routes = demo.clone();

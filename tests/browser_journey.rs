@@ -58,8 +58,11 @@ async fn the_whole_journey_in_a_real_browser() {
     browser.goto(created["connect_url"].as_str().unwrap()).await;
     assert!(browser.page_source().await.contains("Banque BCP"));
     browser.click("#continue").await;
+    // Off to the bank's own pages (another origin).
+    browser.wait_for("#psu_id", Duration::from_secs(30)).await;
     browser.fill("#psu_id", "LEA").await;
     browser.click("button[name=action][value=login]").await;
+    browser.wait_for("#otp", Duration::from_secs(30)).await;
     browser.fill("#otp", "12345678").await;
     browser.click("button[name=action][value=otp]").await;
     // Back at Passerelle: the consent page, every box ticked by default.

@@ -1,8 +1,11 @@
 //! API keys: `pas_<prefix>_<secret>`. The prefix finds the row; only the SHA-256 of the whole key
 //! is stored, and it is compared in constant time.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, FromRequest, HttpRequest};
 use openssl::rand::rand_bytes;
@@ -84,6 +87,47 @@ pub fn authenticate(conn: &mut DbConnection, key: &str) -> Result<ApiClientRow, 
         .ok_or(ApiError::Unauthorized)
 }
 
+/// How long a successful authentication is remembered by a `serve` process. A key revoked or a
+/// client disabled in the database stops authenticating within this time (not at once) on every
+/// process: the price of not paying a blocking-pool trip and two queries on every API call, which
+/// the transactions-feed benchmark measured as a large share of a request.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// At most this many remembered keys; past it the cache starts over (it only saves queries).
+const AUTH_CACHE_MAX: usize = 10_000;
+
+/// Successful authentications of the last [`AUTH_CACHE_TTL`], keyed by the SHA-256 of the
+/// presented key (never the key itself). Failures are never remembered, so a key that did not
+/// authenticate is checked against the database every time. Looking up a hash in a map is not
+/// constant-time, but it can only tell about hashes of keys that already authenticated, which
+/// does not help to guess a key.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: Mutex<HashMap<String, (Instant, ApiClientRow)>>,
+}
+
+impl AuthCache {
+    fn get(&self, key_hash: &str) -> Option<ApiClientRow> {
+        // A poisoned lock only means another request panicked mid-update of a plain map.
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key_hash)
+            .filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL)
+            .map(|(_, client)| client.clone())
+    }
+
+    fn put(&self, key_hash: String, client: ApiClientRow) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= AUTH_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < AUTH_CACHE_TTL);
+            if entries.len() >= AUTH_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key_hash, (Instant::now(), client));
+    }
+}
+
 /// The API client behind the request's `Authorization: Bearer` key.
 #[derive(Debug, Clone)]
 pub struct ApiClient(pub ApiClientRow);
@@ -104,13 +148,63 @@ impl FromRequest for ApiClient {
             let (Some(key), Some(state)) = (key, state) else {
                 return Err(ApiError::Unauthorized);
             };
+            let key_hash = hash(&key);
+            if let Some(client) = state.auth_cache.get(&key_hash) {
+                return Ok(ApiClient(client));
+            }
+            let pool = state.pool.clone();
             let client = web::block(move || {
-                let mut conn = state.pool.get().map_err(StoreError::from)?;
+                let mut conn = pool.get().map_err(StoreError::from)?;
                 authenticate(&mut conn, &key)
             })
             .await
             .map_err(|_| ApiError::Store(StoreError::Cancelled))??;
+            state.auth_cache.put(key_hash, client.clone());
             Ok(ApiClient(client))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn client(id: &str) -> ApiClientRow {
+        ApiClientRow {
+            id: id.to_owned(),
+            name: "app".into(),
+            redirect_allowlist: "[]".into(),
+            created_at: store::now(),
+            disabled_at: None,
+        }
+    }
+
+    #[test]
+    fn the_auth_cache_answers_only_for_remembered_hashes_and_forgets_after_the_ttl() {
+        let cache = AuthCache::default();
+        cache.put(hash("pas_a_1"), client("c-1"));
+        assert_eq!(cache.get(&hash("pas_a_1")).unwrap().id, "c-1");
+        assert!(cache.get(&hash("pas_a_2")).is_none());
+
+        // An entry older than the TTL is not used: the database is asked again.
+        let old = Instant::now().checked_sub(AUTH_CACHE_TTL + Duration::from_millis(1));
+        if let Some(old) = old {
+            cache
+                .entries
+                .lock()
+                .unwrap()
+                .insert(hash("pas_b_1"), (old, client("c-2")));
+            assert!(cache.get(&hash("pas_b_1")).is_none());
+        }
+    }
+
+    #[test]
+    fn a_full_auth_cache_starts_over_instead_of_growing() {
+        let cache = AuthCache::default();
+        for n in 0..=AUTH_CACHE_MAX {
+            cache.put(format!("{n:064x}"), client("c"));
+        }
+        assert!(cache.entries.lock().unwrap().len() <= AUTH_CACHE_MAX);
     }
 }

@@ -56,7 +56,8 @@ pub fn find_active_key_by_prefix(
         .optional()
 }
 
-/// Marks a key revoked; it stops authenticating at once.
+/// Marks a key revoked: the next database check refuses it. A running `serve` process keeps
+/// accepting it for at most `api::auth::AUTH_CACHE_TTL` (5 s), the life of its authentication cache.
 pub fn revoke_key(
     conn: &mut DbConnection,
     id: &str,

@@ -320,6 +320,18 @@ impl Browser {
         .await
     }
 
+    /// Waits until an element matches `css` (a click that leaves for another origin may return
+    /// before the next page is there).
+    pub async fn wait_for(&mut self, css: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.exists(css).await {
+            if Instant::now() >= deadline {
+                self.fail(&format!("waited {timeout:?} for `{css}`")).await
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether an element matches `css` on the current page (no waiting).
     pub async fn exists(&mut self, css: &str) -> bool {
         let client = self.client.clone();
