@@ -32,9 +32,6 @@ mod signer;
 mod signing_string;
 mod verifier;
 
-#[cfg(test)]
-mod tests;
-
 pub use digest::{digest_header, verify_digest};
 pub use error::{SignError, VerifyError};
 pub use headers::HeaderSource;

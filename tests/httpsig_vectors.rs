@@ -9,7 +9,7 @@
 use openssl::pkey::{PKey, Private, Public};
 use openssl::rsa::Rsa;
 
-use super::*;
+use passerelle::httpsig::*;
 
 const PRIVATE_KEY_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----
 MIICXgIBAAKBgQDCFENGw33yGihy92pDjZQhl0C36rPJj+CvfSC8+q28hxA161QF
