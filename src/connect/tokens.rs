@@ -240,7 +240,9 @@ impl StoredToken {
             refreshed.tokens.clone(),
         );
         store::run_with(&self.pool, move |conn| {
-            store_tokens(conn, &ring, &id, &tokens, None)
+            // A refresh does not extend the consent: the refresh token keeps the SCA's expiry.
+            let expires = connections::find(conn, &id)?.and_then(|c| c.consent_expires_at);
+            store_tokens(conn, &ring, &id, &tokens, expires)
         })
         .await
         .map_err(store_err)?;
