@@ -371,6 +371,16 @@ async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
     );
 }
 
+/// The connection's tokens as Passerelle holds them (opened in memory).
+async fn stored_tokens(app: &TestApp, id: &str) -> passerelle::connect::tokens::TokenPair {
+    let (keyring, id) = (app.state.keyring.clone(), id.to_owned());
+    passerelle::store::run_with(&app.state.pool, move |conn| {
+        passerelle::connect::tokens::load_tokens(conn, &keyring, &id)
+    })
+    .await
+    .unwrap()
+}
+
 /// The whole journey for `persona` at `bank`; returns the connection id.
 async fn connect(
     app: &TestApp,
@@ -482,13 +492,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
         let consent = get(&client, &callback).await;
         consent_all(&app, &client, &consent).await;
 
-        let keyring = app.state.keyring.clone();
-        let conn_id = id.clone();
-        let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
-            passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
-        })
-        .await
-        .unwrap();
+        let pair = stored_tokens(&app, &id).await;
         let secrets = [
             pair.access.expose_secret().to_owned(),
             pair.refresh.expose_secret().to_owned(),
@@ -631,13 +635,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
 
     // The bank revokes the consent: the next refresh says invalid_grant.
     let third = load().await.unwrap();
-    let keyring = app.state.keyring.clone();
-    let conn_id = id.clone();
-    let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
-        passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
-    })
-    .await
-    .unwrap();
+    let pair = stored_tokens(&app, &id).await;
     connector
         .oauth
         .revoke_refresh_token(&pair.refresh)
@@ -655,13 +653,7 @@ async fn deleting_a_connection_revokes_it_at_the_bank() {
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = browser(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
-    let keyring = app.state.keyring.clone();
-    let conn_id = id.clone();
-    let pair = passerelle::store::run_with(&app.state.pool, move |conn| {
-        passerelle::connect::tokens::load_tokens(conn, &keyring, &conn_id)
-    })
-    .await
-    .unwrap();
+    let pair = stored_tokens(&app, &id).await;
     let (status, _) = api(&app, "DELETE", &format!("/v1/connections/{id}"), None).await;
     assert_eq!(status, 204);
     // The bank no longer honours the refresh token.

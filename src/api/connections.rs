@@ -15,7 +15,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::config::RevokedData;
 use crate::connect::banks::BankConnectors;
-use crate::connect::tokens::load_tokens;
+use crate::connect::tokens::{load_tokens, TokenError};
 use crate::store::models::{ApiClientRow, ConnectionRow, NewAuditEntry, ScaChallengeRow};
 use crate::store::{
     self, accounts, audit, connections, sca_challenges, tokens, users, DbConnection,
@@ -370,25 +370,24 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client_id = client.0.id.clone();
-    let (row, keyring) = (
-        {
-            let id = id.clone();
-            store::run(&state.pool, move |conn| {
-                Ok(owned(conn, &client.0, &id).map(|(row, _)| row))
-            })
-            .await??
-        },
-        state.keyring.clone(),
-    );
-    let connection_id = row.id.clone();
-    let pair = store::run(&state.pool, move |conn| {
-        Ok(load_tokens(conn, &keyring, &connection_id).ok())
+    let keyring = state.keyring.clone();
+    // One trip: the tenancy check and the tokens to revoke. Tokens that cannot be opened (a
+    // lost sealing key) must not stop the revocation here, but they are not "absent" either.
+    let (row, pair) = store::run(&state.pool, move |conn| {
+        Ok(owned(conn, &client.0, &id).map(|(row, _)| {
+            let pair = load_tokens(conn, &keyring, &row.id);
+            (row, pair)
+        }))
     })
-    .await?;
+    .await??;
     let bank_revocation = match (pair, connectors.get(&row.bank_id)) {
-        (None, _) => "no_tokens",
-        (Some(_), Err(_)) => "bank_unknown",
-        (Some(pair), Ok(connector)) => {
+        (Err(TokenError::Missing), _) => "no_tokens",
+        (Err(e), _) => {
+            tracing::warn!(connection = %row.id, error = %e, "stored tokens unreadable");
+            "tokens_unreadable"
+        }
+        (Ok(_), Err(_)) => "bank_unknown",
+        (Ok(pair), Ok(connector)) => {
             match connector.oauth.revoke_refresh_token(&pair.refresh).await {
                 Ok(()) => "confirmed",
                 Err(e) => {
