@@ -68,11 +68,8 @@ async fn login_in_the_browser_gives_a_code_the_token_endpoint_accepts() {
     assert!(browser.title().await.contains("connexion"));
     browser.fill("#psu_id", "LEA").await;
     browser.click("button[name=action][value=login]").await;
-    assert!(
-        browser.exists("#otp").await,
-        "{}",
-        browser.page_source().await
-    );
+    // The OTP page must come (the step fails with a screenshot if it does not).
+    browser.wait_for("#otp", WAIT).await;
     browser.fill("#otp", "12345678").await;
     browser.click("button[name=action][value=otp]").await;
 

@@ -25,6 +25,9 @@ use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
+/// How long `fill` and `click` wait for their element to appear.
+const ELEMENT_WAIT: Duration = Duration::from_secs(20);
+
 /// The Chromium flags known to work on this machine kind: without the background-networking
 /// ones Chromium's own connections to Google are refused by the closed network, many at a time.
 const CHROMIUM_FLAGS: &[&str] = &[
@@ -290,11 +293,16 @@ impl Browser {
         }
     }
 
-    /// Types `text` into the (first) element matching `css`, after clearing it.
+    /// Types `text` into the (first) element matching `css`, after clearing it. Waits for the
+    /// element: a click that left for another page may return before that page is there.
     pub async fn fill(&mut self, css: &str, text: &str) {
         let client = self.client.clone();
         self.step(&format!("fill `{css}`"), async move {
-            let field = client.find(Locator::Css(css)).await?;
+            let field = client
+                .wait()
+                .at_most(ELEMENT_WAIT)
+                .for_element(Locator::Css(css))
+                .await?;
             field.clear().await?;
             field.send_keys(text).await
         })
@@ -306,7 +314,13 @@ impl Browser {
     pub async fn click(&mut self, css: &str) {
         let client = self.client.clone();
         self.step(&format!("click `{css}`"), async move {
-            client.find(Locator::Css(css)).await?.click().await
+            client
+                .wait()
+                .at_most(ELEMENT_WAIT)
+                .for_element(Locator::Css(css))
+                .await?
+                .click()
+                .await
         })
         .await
     }
