@@ -114,7 +114,9 @@ impl DatabaseUrl {
         }
     }
 
-    fn establish(&self) -> Result<DbConnection, StoreError> {
+    /// One connection, set up as the pool sets up each of its own (SQLite: WAL, foreign keys,
+    /// busy timeout): for tools and tests that need a connection outside the pool.
+    pub fn establish(&self) -> Result<DbConnection, StoreError> {
         let fail = |e: &dyn fmt::Display| StoreError::Connect {
             url: self.to_string(),
             message: e.to_string(),
@@ -127,10 +129,12 @@ impl DatabaseUrl {
                 let path = path.to_str().ok_or_else(|| fail(&"path is not UTF-8"))?;
                 let mut conn = SqliteConnection::establish(path).map_err(|e| fail(&e))?;
                 // WAL lets readers work while the sync writes; the busy timeout turns lock
-                // contention between pool connections into a short wait instead of an error.
+                // contention between pool connections into a short wait instead of an error. It
+                // comes first: switching to WAL takes a lock, and the pool opens several
+                // connections at once in the background ("database is locked" otherwise).
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(|e| fail(&e))?;
                 Ok(DbConnection::Sqlite(conn))

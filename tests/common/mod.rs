@@ -75,15 +75,10 @@ impl TestDb {
         pool
     }
 
+    /// A connection of its own (outside any pool), set up as the product sets up its own.
     pub fn connection(&self) -> DbConnection {
-        let pool = self.pool();
-        drop(pool);
-        match &self.url {
-            DatabaseUrl::Sqlite(p) => DbConnection::Sqlite(
-                diesel::SqliteConnection::establish(p.to_str().unwrap()).unwrap(),
-            ),
-            DatabaseUrl::Postgres(u) => DbConnection::Pg(PgConnection::establish(u).unwrap()),
-        }
+        drop(self.pool());
+        self.url.establish().unwrap()
     }
 }
 
@@ -122,6 +117,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         sealing_keys: None,
         log_format: LogFormat::Pretty,
         revoked_data: passerelle::config::RevokedData::Keep,
+        feed_cache_bytes: 8 * 1024 * 1024,
     }
 }
 
