@@ -113,7 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox => run_sandbox(Config::load()?),
         Command::Migrate => {
             let config = Config::load()?;
-            telemetry::init(config.log_format);
+            let _log = telemetry::init(config.log_format);
             app::open_database(&config)?;
             println!(
                 "migrations applied ({})",
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format);
+    let _log = telemetry::init(config.log_format);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let public_url = config.public_url.clone();
@@ -209,7 +209,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 fn run_sandbox(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format);
+    let _log = telemetry::init(config.log_format);
     app::prepare_certificates(&config)?;
     let options = SandboxOptions::from_config(&config).context(
         "PASSERELLE_SANDBOX_LISTEN: the sandbox is turned off (set an address like 127.0.0.1:8443)",
