@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     // `include_str!` already tracks edits to the files that exist.
     println!("cargo:rerun-if-changed={REGISTRY_DIR}");
     println!("cargo:rerun-if-changed=build.rs");
+    // `embed_migrations!` reads the migration folders; a new folder must rebuild the binary.
+    println!("cargo:rerun-if-changed=migrations");
 
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -10,6 +10,7 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::auth::AuthCache;
+use crate::api::feed_cache::FeedPageCache;
 use crate::config::Config;
 use crate::connect::banks::BankConnectors;
 use crate::crypto::Keyring;
@@ -34,6 +35,8 @@ pub struct AppState {
     ///
     /// [`AUTH_CACHE_TTL`]: crate::api::auth::AUTH_CACHE_TTL
     pub auth_cache: AuthCache,
+    /// Serialized transaction-feed pages, validated against the account's feed version.
+    pub feed_cache: Arc<FeedPageCache>,
 }
 
 /// A built, bound, not yet awaited Passerelle server.
@@ -75,12 +78,14 @@ impl Application {
             )?)),
             None => None,
         };
+        let feed_cache = Arc::new(FeedPageCache::new(config.feed_cache_bytes));
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             pool,
             registry: Arc::new(registry),
             keyring,
             auth_cache: AuthCache::default(),
+            feed_cache,
         });
         let shared = state.clone();
         let demo_routes = demo.clone();

@@ -34,6 +34,7 @@ const KEYS: &[&str] = &[
     "sealing_keys",
     "log_format",
     "revoked_data",
+    "feed_cache_mb",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -82,6 +83,7 @@ struct RawConfig {
     sealing_keys: Option<SecretString>,
     log_format: Option<String>,
     revoked_data: Option<String>,
+    feed_cache_mb: Option<u64>,
 }
 
 /// How log lines are written.
@@ -142,6 +144,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// What happens to a revoked connection's accounts, balances and transactions.
     pub revoked_data: RevokedData,
+    /// Memory for serialized transaction-feed pages (`PASSERELLE_FEED_CACHE_MB`, default 64;
+    /// 0 turns the cache off). Pages are keyed by the account's feed version, which the
+    /// database moves on every write, so the cache never serves a changed page.
+    pub feed_cache_bytes: usize,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -326,8 +332,19 @@ impl Config {
                 ))
             }
         };
+        let feed_cache_bytes = match raw.feed_cache_mb {
+            None => DEFAULT_FEED_CACHE_MB * MB,
+            Some(mb) if mb > MAX_FEED_CACHE_MB => {
+                return Err(ConfigError::new(
+                    "feed_cache_mb",
+                    format!("{mb} MB is more than the {MAX_FEED_CACHE_MB} MB allowed"),
+                ))
+            }
+            Some(mb) => mb * MB,
+        };
         Ok(Self {
             revoked_data,
+            feed_cache_bytes: usize::try_from(feed_cache_bytes).unwrap_or(usize::MAX),
             database_url,
             listen,
             public_url,
@@ -346,6 +363,12 @@ impl Config {
 
 /// The organisation identifier of the generated development certificates.
 pub const DEV_CLIENT_ID: &str = "PSDFR-ACPR-99999";
+
+const MB: u64 = 1024 * 1024;
+/// Default size of the transaction-feed page cache: about 1,800 pages of 100 transactions.
+const DEFAULT_FEED_CACHE_MB: u64 = 64;
+/// A bound that catches a unit mistake (bytes for megabytes) before it reserves the machine.
+const MAX_FEED_CACHE_MB: u64 = 64 * 1024;
 
 /// `PSD` + 2-letter country + `-` + NCA id + `-` + authorisation number (ETSI TS 119 495).
 fn is_organisation_identifier(s: &str) -> bool {
@@ -407,6 +430,7 @@ mod tests {
             );
             assert!(c.bank_registry.is_empty());
             assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(3600));
+            assert_eq!(c.feed_cache_bytes, 64 * 1024 * 1024);
             assert!(c.certs.defaults);
             assert_eq!(c.certs.qwac_cert, PathBuf::from("./data/certs/qwac.pem"));
             Ok(())
@@ -432,6 +456,7 @@ mod tests {
             jail.set_env("PASSERELLE_LOG_FORMAT", "json");
             jail.set_env("PASSERELLE_REVOKED_DATA", "delete");
             jail.set_env("PASSERELLE_SANDBOX_TOKEN_TTL", "5");
+            jail.set_env("PASSERELLE_FEED_CACHE_MB", "0");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
                 c.database_url,
@@ -465,6 +490,7 @@ mod tests {
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.revoked_data, RevokedData::Delete);
             assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(5));
+            assert_eq!(c.feed_cache_bytes, 0, "0 turns the feed cache off");
             // The default database follows the data dir when not set.
             Ok(())
         });
@@ -537,6 +563,8 @@ mod tests {
             ("PASSERELLE_CLIENT_ID", "my-app"),
             ("PASSERELLE_LOG_FORMAT", "xml"),
             ("PASSERELLE_REVOKED_DATA", "shred"),
+            ("PASSERELLE_FEED_CACHE_MB", "67108864"),
+            ("PASSERELLE_FEED_CACHE_MB", "lots"),
         ];
         for (var, value) in cases {
             let err = error_for(var, value);

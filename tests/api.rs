@@ -403,3 +403,92 @@ async fn bad_feed_parameters_are_refused_naming_them() {
         assert_eq!(problem["field"], field, "{query}");
     }
 }
+
+/// The feed's page cache is checked against the account's feed version, which the database's
+/// triggers move: a write through a connection of its own (as another process would make)
+/// shows at once, and a cached page is never served to another tenant.
+#[actix_web::test]
+async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_tenant() {
+    use diesel::connection::SimpleConnection;
+
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let (_, created) = api
+            .call(
+                "POST",
+                "/v1/users/u-1/connections",
+                Some(new_connection_body()),
+            )
+            .await;
+        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+        let path = format!("/v1/accounts/{account}/transactions?limit=10");
+        let first = |page: &Value| page["transactions"][0].clone();
+
+        let (_, before) = api.call("GET", &path, None).await;
+        let (pages, _) = app.state.feed_cache.usage();
+        assert!(pages >= 1, "the page was kept");
+        let (_, again) = api.call("GET", &path, None).await;
+        assert_eq!(again, before, "served again, unchanged");
+
+        // Another tenant asking for the cached page gets the same 404 as for a missing one.
+        let other_key = app.other_tenant_key().await;
+        let (status, _) = Api::new(&app, &other_key).call("GET", &path, None).await;
+        assert_eq!(status, 404);
+
+        // An update made outside Passerelle's code paths, on a connection of its own.
+        let newest = first(&before)["id"].as_str().unwrap().to_owned();
+        let mut other = app.db.connection();
+        other
+            .batch_execute(&format!(
+                "UPDATE transactions SET description = 'changed elsewhere' WHERE id = '{newest}'"
+            ))
+            .unwrap();
+        let (_, updated) = api.call("GET", &path, None).await;
+        assert_eq!(first(&updated)["id"], newest.as_str());
+        assert_eq!(first(&updated)["description"], "changed elsewhere");
+
+        // A delete, the same way.
+        other
+            .batch_execute(&format!("DELETE FROM transactions WHERE id = '{newest}'"))
+            .unwrap();
+        let (_, deleted) = api.call("GET", &path, None).await;
+        assert_ne!(first(&deleted)["id"], newest.as_str());
+        assert!(deleted["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != newest.as_str()));
+
+        // An insert through the store, as the sync writes: it is the newest.
+        let account_id = account.clone();
+        let inserted = store::run(&app.state.pool, move |conn| {
+            let t = store::now();
+            let row = TransactionRow {
+                id: store::new_id(),
+                account_id,
+                fingerprint: "fp-new".into(),
+                amount_minor: -4_200,
+                currency: "EUR".into(),
+                status: "pending".into(),
+                booking_date: None,
+                value_date: None,
+                transaction_date: NaiveDate::from_ymd_opt(2026, 12, 31),
+                sort_date: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+                description: "new".into(),
+                bank_transaction_code: None,
+                entry_reference: None,
+                bank_resource_id: None,
+                first_seen_at: t,
+                updated_at: t,
+            };
+            transactions::upsert(conn, &row)?;
+            Ok(row.id)
+        })
+        .await
+        .unwrap();
+        let (_, grown) = api.call("GET", &path, None).await;
+        assert_eq!(first(&grown)["id"], inserted.as_str());
+        assert_eq!(first(&grown)["amount"]["value"], "-42.00");
+    }
+}

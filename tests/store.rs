@@ -30,7 +30,18 @@ fn migrations_apply_from_empty_and_are_idempotent() {
             "{:?}: fresh db",
             db.url
         );
-        assert_eq!(store::run_migrations(&mut conn).unwrap(), 1, "{:?}", db.url);
+        // Every migration folder applies, the same number on both backends.
+        let folders = std::fs::read_dir("migrations/sqlite").unwrap().count();
+        assert_eq!(
+            std::fs::read_dir("migrations/postgres").unwrap().count(),
+            folders
+        );
+        assert_eq!(
+            store::run_migrations(&mut conn).unwrap(),
+            folders,
+            "{:?}",
+            db.url
+        );
         assert!(store::migrations_complete(&mut conn).unwrap());
         assert_eq!(
             store::run_migrations(&mut conn).unwrap(),
@@ -418,6 +429,84 @@ fn a_pending_transaction_that_books_keeps_its_id_and_is_never_doubled() {
         assert_eq!(stored.booking_date, booked.booking_date);
         let all = transactions::page(conn, &s.account.id, &Default::default(), None, 10).unwrap();
         assert_eq!(all, vec![stored]);
+    });
+}
+
+#[test]
+fn the_feed_version_moves_on_every_transaction_write_and_only_for_its_account() {
+    for_each_backend(|_, conn| {
+        let s = seed(conn);
+        let version = |conn: &mut DbConnection| {
+            accounts::feed_version_for_client(conn, &s.account.id, &s.client.id)
+                .unwrap()
+                .unwrap()
+        };
+        let v0 = version(conn);
+        let t = store::now();
+        let row = TransactionRow {
+            id: new_id(),
+            account_id: s.account.id.clone(),
+            fingerprint: "entry:V1".into(),
+            amount_minor: -100,
+            currency: "EUR".into(),
+            status: "pending".into(),
+            booking_date: None,
+            value_date: None,
+            transaction_date: NaiveDate::from_ymd_opt(2026, 11, 19),
+            sort_date: NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
+            description: "CB".into(),
+            bank_transaction_code: None,
+            entry_reference: Some("V1".into()),
+            bank_resource_id: None,
+            first_seen_at: t,
+            updated_at: t,
+        };
+        transactions::upsert(conn, &row).unwrap();
+        let v1 = version(conn);
+        assert!(v1 > v0, "insert");
+        assert_eq!(
+            transactions::upsert(conn, &row).unwrap(),
+            Upserted::Unchanged
+        );
+        assert_eq!(version(conn), v1, "an unchanged row writes nothing");
+        let booked = TransactionRow {
+            status: "booked".into(),
+            ..row.clone()
+        };
+        transactions::upsert(conn, &booked).unwrap();
+        let v2 = version(conn);
+        assert!(v2 > v1, "update");
+        diesel::sql_query(format!("DELETE FROM transactions WHERE id = '{}'", row.id))
+            .execute(conn)
+            .unwrap();
+        assert!(version(conn) > v2, "delete");
+
+        // Another tenant learns nothing, and deleting the account (cascading to its
+        // transactions, whose triggers then update a row being deleted) still works.
+        assert_eq!(
+            accounts::feed_version_for_client(conn, &s.account.id, "someone-else").unwrap(),
+            None
+        );
+        transactions::upsert(
+            conn,
+            &TransactionRow {
+                id: new_id(),
+                ..row
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            accounts::delete_for_connection(conn, &s.connection.id).unwrap(),
+            1
+        );
+        assert_eq!(
+            accounts::feed_version_for_client(conn, &s.account.id, &s.client.id).unwrap(),
+            None
+        );
+        assert_eq!(
+            transactions::count_for_account(conn, &s.account.id).unwrap(),
+            0
+        );
     });
 }
 

@@ -4,6 +4,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{get, web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use bytes::Bytes;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiClient;
 use super::connections::valid_user_id;
 use super::error::ApiError;
+use super::feed_cache::FeedPageKey;
 use super::json::Amount;
 use crate::app::AppState;
 use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
@@ -316,33 +318,60 @@ pub async fn list_transactions(
         }
     }
     let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let filter = TransactionFilter {
-        from: query.from,
-        to: query.to,
-        status: query.status,
-    };
     let account_id = id.into_inner();
     let client_id = client.0.id.clone();
-    // The tenancy check and the page share one trip to the blocking pool (the same two queries
-    // as `owned_account` then a page): each trip is a thread hand-off, and the feed is the
-    // API's hottest call (benches/transactions_feed.sh).
-    let mut rows = store::run(&state.pool, move |conn| {
-        let Some(account) = accounts::find_for_client(conn, &account_id, &client_id)? else {
+    let cache = state.feed_cache.clone();
+    // The tenancy check, the feed version and (on a cache miss) the page share one trip to the
+    // blocking pool: each trip is a thread hand-off, and the feed is the API's hottest call
+    // (benches/transactions_feed.sh).
+    let body = store::run(&state.pool, move |conn| {
+        let Some(feed_version) = accounts::feed_version_for_client(conn, &account_id, &client_id)?
+        else {
             return Ok(None);
         };
+        let key = FeedPageKey {
+            account_id,
+            feed_version,
+            from: query.from,
+            to: query.to,
+            status: query.status,
+            limit,
+            cursor: cursor.map(|c| (c.sort_date, c.id)),
+        };
+        if let Some(page) = cache.get(&key) {
+            return Ok(Some(Ok(page)));
+        }
+        // The version was read before the rows: a sync that commits in between gives rows
+        // newer than the key says, never older, so a cached page is never staler than its key.
+        let filter = TransactionFilter {
+            from: key.from,
+            to: key.to,
+            status: key.status.clone(),
+        };
+        let after = key.cursor.as_ref().map(|(sort_date, id)| PageCursor {
+            sort_date: *sort_date,
+            id: id.clone(),
+        });
         // One extra row tells whether another page follows.
-        Ok(Some(tx_store::feed_page(
-            conn,
-            &account.id,
-            &filter,
-            cursor.as_ref(),
-            limit + 1,
-        )?))
+        let rows = tx_store::feed_page(conn, &key.account_id, &filter, after.as_ref(), limit + 1)?;
+        let page = match serialize_page(rows, limit) {
+            Ok(page) => page,
+            Err(e) => return Ok(Some(Err(e))),
+        };
+        cache.insert(key, page.clone());
+        Ok(Some(Ok(page)))
     })
     .await?
-    .ok_or(ApiError::NotFound("account"))?;
+    .ok_or(ApiError::NotFound("account"))??;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
+}
+
+/// The JSON of a page from up to `limit + 1` rows (the extra one only says a next page exists).
+fn serialize_page(mut rows: Vec<FeedTransactionRow>, limit: i64) -> Result<Bytes, ApiError> {
     let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
     let next_cursor = if more {
         rows.last().map(encode_cursor)
     } else {
@@ -357,9 +386,7 @@ pub async fn list_transactions(
     // `HttpResponse::json` pays, which showed in the profile of benches/transactions_feed.sh.
     let mut body = Vec::with_capacity(256 + page.transactions.len() * TRANSACTION_JSON_BYTES);
     serde_json::to_writer(&mut body, &page).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(body))
+    Ok(Bytes::from(body))
 }
 
 /// A little more than one transaction's JSON in the feed (about 350 bytes with a long text).

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod banks;
 pub mod connections;
 pub mod error;
+pub mod feed_cache;
 pub mod health;
 pub mod json;
 pub mod openapi;

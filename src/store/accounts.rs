@@ -72,6 +72,23 @@ pub fn find_for_client(
         .optional()
 }
 
+/// The account's feed version if it belongs to `api_client_id`: a counter that the database's
+/// triggers move whenever one of the account's transactions is inserted, updated or deleted
+/// (migration `2026-11-22-000001_feed_version`), whichever connection or process writes it.
+pub fn feed_version_for_client(
+    conn: &mut DbConnection,
+    id: &str,
+    api_client_id: &str,
+) -> QueryResult<Option<i64>> {
+    accounts::table
+        .inner_join(connections::table.inner_join(users::table))
+        .filter(accounts::id.eq(id))
+        .filter(users::api_client_id.eq(api_client_id))
+        .select(accounts::feed_version)
+        .first(conn)
+        .optional()
+}
+
 /// A connection's accounts, in a stable order.
 pub fn list_for_connection(
     conn: &mut DbConnection,

@@ -93,6 +93,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        feed_version -> BigInt,
     }
 }
 

@@ -1,0 +1,199 @@
+//! Serialized pages of the transactions feed, kept in memory under the account's feed version.
+//!
+//! The feed (`GET /v1/accounts/{id}/transactions`) is the API's hottest read, and its pages
+//! change only when a sync writes the account's transactions: a budgeting app polls the same
+//! first page far more often than the bank is read (four times a day at most). So the
+//! serialized JSON of a page is kept under a key that holds the account's `feed_version`, a
+//! counter the database's triggers move on every insert, update or delete of one of the
+//! account's transactions, whichever process writes it. Every request still reads that version
+//! (with the tenancy check, in the same query), so a page that changed is never served from
+//! here, and nothing is kept that another instance would need: each `serve` process has its own
+//! cache, all validated against the one database.
+//!
+//! Memory is bounded in bytes; the oldest page goes first. Pages of versions that moved on are
+//! never read again and age out the same way.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+
+/// What a page of the feed depends on: the account and its feed version, and the query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FeedPageKey {
+    /// The account.
+    pub account_id: String,
+    /// The account's feed version when the page was read.
+    pub feed_version: i64,
+    /// `from`, inclusive.
+    pub from: Option<NaiveDate>,
+    /// `to`, inclusive.
+    pub to: Option<NaiveDate>,
+    /// `status`.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// The decoded cursor (sort date and id of the previous page's last row).
+    pub cursor: Option<(NaiveDate, String)>,
+}
+
+impl FeedPageKey {
+    /// Roughly what the key costs in memory, counted with the page against the budget.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.account_id.len()
+            + self.status.as_ref().map_or(0, String::len)
+            + self.cursor.as_ref().map_or(0, |(_, id)| id.len())
+    }
+}
+
+/// Serialized feed pages, bounded in bytes (see the module's documentation).
+#[derive(Debug)]
+pub struct FeedPageCache {
+    capacity: usize,
+    inner: Mutex<Pages>,
+}
+
+#[derive(Debug, Default)]
+struct Pages {
+    by_key: HashMap<FeedPageKey, Bytes>,
+    /// Insertion order, oldest first: the eviction order.
+    order: VecDeque<FeedPageKey>,
+    /// Bytes held by `by_key`, keys included.
+    bytes: usize,
+}
+
+impl FeedPageCache {
+    /// A cache holding at most `capacity` bytes of pages; 0 keeps nothing.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: Mutex::new(Pages::default()),
+        }
+    }
+
+    /// The page stored under `key`, if any. Cloning [`Bytes`] shares the buffer.
+    pub fn get(&self, key: &FeedPageKey) -> Option<Bytes> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.lock().by_key.get(key).cloned()
+    }
+
+    /// Keeps `page` under `key`, evicting the oldest pages to stay within the capacity. A page
+    /// larger than an eighth of the capacity is not kept: it would push out many others.
+    pub fn insert(&self, key: FeedPageKey, page: Bytes) {
+        let weight = key.weight() + page.len();
+        if weight > self.capacity / 8 {
+            return;
+        }
+        let mut pages = self.lock();
+        if pages.by_key.contains_key(&key) {
+            // Two requests missed at once and read the same rows: the first copy stays.
+            return;
+        }
+        while pages.bytes + weight > self.capacity {
+            let Some(oldest) = pages.order.pop_front() else {
+                break;
+            };
+            if let Some(evicted) = pages.by_key.remove(&oldest) {
+                pages.bytes -= oldest.weight() + evicted.len();
+            }
+        }
+        pages.bytes += weight;
+        pages.order.push_back(key.clone());
+        pages.by_key.insert(key, page);
+    }
+
+    /// How many pages and bytes are held.
+    pub fn usage(&self) -> (usize, usize) {
+        let pages = self.lock();
+        (pages.by_key.len(), pages.bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pages> {
+        // A poisoned lock only means another request panicked mid-update; the map and its
+        // byte count are updated together below any await point, so they stay usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(account: &str, version: i64) -> FeedPageKey {
+        FeedPageKey {
+            account_id: account.into(),
+            feed_version: version,
+            from: None,
+            to: None,
+            status: None,
+            limit: 100,
+            cursor: None,
+        }
+    }
+
+    #[test]
+    fn a_page_is_found_only_under_its_exact_key() {
+        let cache = FeedPageCache::new(1 << 20);
+        cache.insert(key("a", 1), Bytes::from_static(b"[1]"));
+        assert_eq!(cache.get(&key("a", 1)).unwrap(), Bytes::from_static(b"[1]"));
+        assert!(cache.get(&key("a", 2)).is_none(), "another feed version");
+        assert!(cache.get(&key("b", 1)).is_none(), "another account");
+        let mut other_query = key("a", 1);
+        other_query.limit = 50;
+        assert!(cache.get(&other_query).is_none(), "another page size");
+        let mut other_cursor = key("a", 1);
+        other_cursor.cursor = NaiveDate::from_ymd_opt(2026, 1, 1).map(|d| (d, "t".into()));
+        assert!(cache.get(&other_cursor).is_none(), "another cursor");
+    }
+
+    #[test]
+    fn the_oldest_pages_go_first_and_the_byte_count_stays_within_capacity() {
+        let page = Bytes::from(vec![b'x'; 1000]);
+        let weight = key("a", 0).weight() + page.len();
+        let cache = FeedPageCache::new(weight * 8 + weight / 2);
+        for version in 0..20 {
+            cache.insert(key("a", version), page.clone());
+            let (_, bytes) = cache.usage();
+            assert!(bytes <= weight * 8 + weight / 2);
+        }
+        let (count, bytes) = cache.usage();
+        assert_eq!(count, 8);
+        assert_eq!(bytes, weight * 8);
+        assert!(cache.get(&key("a", 11)).is_none(), "evicted");
+        assert!(cache.get(&key("a", 12)).is_some(), "kept");
+        assert!(cache.get(&key("a", 19)).is_some(), "kept");
+    }
+
+    #[test]
+    fn a_zero_capacity_cache_keeps_nothing_and_an_oversized_page_is_not_kept() {
+        let off = FeedPageCache::new(0);
+        off.insert(key("a", 1), Bytes::from_static(b"[]"));
+        assert!(off.get(&key("a", 1)).is_none());
+        assert_eq!(off.usage(), (0, 0));
+
+        let small = FeedPageCache::new(8_000);
+        small.insert(key("a", 1), Bytes::from(vec![0u8; 1_500]));
+        assert!(
+            small.get(&key("a", 1)).is_none(),
+            "over an eighth of the capacity"
+        );
+    }
+
+    #[test]
+    fn a_second_insert_under_the_same_key_keeps_the_first_and_counts_once() {
+        let cache = FeedPageCache::new(1 << 20);
+        cache.insert(key("a", 1), Bytes::from_static(b"first"));
+        let (_, before) = cache.usage();
+        cache.insert(key("a", 1), Bytes::from_static(b"second"));
+        assert_eq!(
+            cache.get(&key("a", 1)).unwrap(),
+            Bytes::from_static(b"first")
+        );
+        assert_eq!(cache.usage(), (1, before));
+    }
+}
