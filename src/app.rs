@@ -193,7 +193,7 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<Keyring> {
 
 /// Opens the pool and applies pending migrations.
 pub fn open_database(config: &Config) -> anyhow::Result<Pool> {
-    let pool = store::connect(&config.database_url)?;
+    let pool = store::connect_sized(&config.database_url, config.database_pool_size)?;
     let mut conn = pool.get().context("database pool")?;
     let applied = store::run_migrations(&mut conn)?;
     if applied > 0 {

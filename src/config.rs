@@ -35,6 +35,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "revoked_data",
     "feed_cache_mb",
+    "database_pool_size",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -84,6 +85,7 @@ struct RawConfig {
     log_format: Option<String>,
     revoked_data: Option<String>,
     feed_cache_mb: Option<u64>,
+    database_pool_size: Option<u32>,
 }
 
 /// How log lines are written.
@@ -148,6 +150,9 @@ pub struct Config {
     /// 0 turns the cache off). Pages are keyed by the account's feed version, which the
     /// database moves on every write, so the cache never serves a changed page.
     pub feed_cache_bytes: usize,
+    /// The most database connections this process opens (`PASSERELLE_DATABASE_POOL_SIZE`;
+    /// default [`crate::store::default_pool_size`]).
+    pub database_pool_size: u32,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -342,8 +347,19 @@ impl Config {
             }
             Some(mb) => mb * MB,
         };
+        let database_pool_size = match raw.database_pool_size {
+            None => crate::store::default_pool_size(&database_url),
+            Some(n @ 1..=MAX_POOL_SIZE) => n,
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "database_pool_size",
+                    format!("{n} is not between 1 and {MAX_POOL_SIZE}"),
+                ))
+            }
+        };
         Ok(Self {
             revoked_data,
+            database_pool_size,
             feed_cache_bytes: usize::try_from(feed_cache_bytes).unwrap_or(usize::MAX),
             database_url,
             listen,
@@ -369,6 +385,8 @@ const MB: u64 = 1024 * 1024;
 const DEFAULT_FEED_CACHE_MB: u64 = 64;
 /// A bound that catches a unit mistake (bytes for megabytes) before it reserves the machine.
 const MAX_FEED_CACHE_MB: u64 = 64 * 1024;
+/// PostgreSQL's default `max_connections` is 100; a pool that large is a typo, not a plan.
+const MAX_POOL_SIZE: u32 = 1000;
 
 /// `PSD` + 2-letter country + `-` + NCA id + `-` + authorisation number (ETSI TS 119 495).
 fn is_organisation_identifier(s: &str) -> bool {
@@ -431,6 +449,7 @@ mod tests {
             assert!(c.bank_registry.is_empty());
             assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(3600));
             assert_eq!(c.feed_cache_bytes, 64 * 1024 * 1024);
+            assert_eq!(c.database_pool_size, 4, "SQLite's default pool");
             assert!(c.certs.defaults);
             assert_eq!(c.certs.qwac_cert, PathBuf::from("./data/certs/qwac.pem"));
             Ok(())
@@ -457,6 +476,7 @@ mod tests {
             jail.set_env("PASSERELLE_REVOKED_DATA", "delete");
             jail.set_env("PASSERELLE_SANDBOX_TOKEN_TTL", "5");
             jail.set_env("PASSERELLE_FEED_CACHE_MB", "0");
+            jail.set_env("PASSERELLE_DATABASE_POOL_SIZE", "7");
             let c = load_in_jail().map_err(|e| e.to_string())?;
             assert_eq!(
                 c.database_url,
@@ -491,6 +511,7 @@ mod tests {
             assert_eq!(c.revoked_data, RevokedData::Delete);
             assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(5));
             assert_eq!(c.feed_cache_bytes, 0, "0 turns the feed cache off");
+            assert_eq!(c.database_pool_size, 7);
             // The default database follows the data dir when not set.
             Ok(())
         });
@@ -565,6 +586,7 @@ mod tests {
             ("PASSERELLE_REVOKED_DATA", "shred"),
             ("PASSERELLE_FEED_CACHE_MB", "67108864"),
             ("PASSERELLE_FEED_CACHE_MB", "lots"),
+            ("PASSERELLE_DATABASE_POOL_SIZE", "0"),
         ];
         for (var, value) in cases {
             let err = error_for(var, value);

@@ -4,7 +4,7 @@
 //! change only when a sync writes the account's transactions: a budgeting app polls the same
 //! first page far more often than the bank is read (four times a day at most). So the
 //! serialized JSON of a page is kept under a key that holds the account's `feed_version`, a
-//! counter the database's triggers move on every insert, update or delete of one of the
+//! value the database's triggers change on every insert, update or delete of one of the
 //! account's transactions, whichever process writes it. Every request still reads that version
 //! (with the tenancy check, in the same query), so a page that changed is never served from
 //! here, and nothing is kept that another instance would need: each `serve` process has its own

@@ -72,9 +72,10 @@ pub fn find_for_client(
         .optional()
 }
 
-/// The account's feed version if it belongs to `api_client_id`: a counter that the database's
-/// triggers move whenever one of the account's transactions is inserted, updated or deleted
-/// (migration `2026-11-22-000001_feed_version`), whichever connection or process writes it.
+/// The account's feed version if it belongs to `api_client_id`: a value that the database's
+/// triggers change whenever one of the account's transactions is inserted, updated or deleted
+/// (migration `2026-11-22-000001_feed_version`), whichever connection or process writes it. It
+/// grows: a counter on SQLite, the writing transaction's id on PostgreSQL.
 pub fn feed_version_for_client(
     conn: &mut DbConnection,
     id: &str,

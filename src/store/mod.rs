@@ -202,15 +202,38 @@ impl r2d2::ManageConnection for DbManager {
     }
 }
 
-/// Builds the pool. SQLite gets a small pool: it has one writer at a time anyway.
+/// Builds the pool with the default size (see [`default_pool_size`]).
 pub fn connect(url: &DatabaseUrl) -> Result<Pool, StoreError> {
-    let size = match url {
+    connect_sized(url, default_pool_size(url))
+}
+
+/// The default pool size. SQLite: 4, as it has one writer at a time anyway. PostgreSQL: twice the
+/// cores this process may use, at least 4 (16 on an 8-core machine). More connections than the
+/// cores can run only queue inside the database: on the project's 2-core machine, with wrk and
+/// PostgreSQL on the same cores, 16 connections gave the transactions feed p99 spikes above
+/// 100 ms that 4 did not (benches/transactions_feed.sh). `PASSERELLE_DATABASE_POOL_SIZE`
+/// overrides it, e.g. for a database server with more cores than this host.
+pub fn default_pool_size(url: &DatabaseUrl) -> u32 {
+    match url {
         DatabaseUrl::Sqlite(_) => 4,
-        DatabaseUrl::Postgres(_) => 16,
-    };
+        DatabaseUrl::Postgres(_) => {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            u32::try_from(cores.saturating_mul(2))
+                .unwrap_or(u32::MAX)
+                .max(4)
+        }
+    }
+}
+
+/// Builds a pool of at most `size` connections.
+pub fn connect_sized(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
     // Connect once up front so a bad URL fails with the driver's message, not a pool timeout.
     let first = url.establish()?;
     drop(first);
+    // Each checkout pings the connection (`SELECT 1`, r2d2's default): a connection that a
+    // database restart broke is replaced before a request uses it. It costs a round trip per
+    // request: turned off, the cached PostgreSQL feed went from about 6,800 to 8,700 requests/s,
+    // but nothing would then notice a dead connection before a request fails on it.
     Ok(r2d2::Pool::builder()
         .max_size(size)
         .connection_timeout(Duration::from_secs(10))

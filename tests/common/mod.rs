@@ -118,6 +118,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         log_format: LogFormat::Pretty,
         revoked_data: passerelle::config::RevokedData::Keep,
         feed_cache_bytes: 8 * 1024 * 1024,
+        database_pool_size: passerelle::store::default_pool_size(&db.url),
     }
 }
 
