@@ -492,3 +492,89 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
         assert_eq!(first(&grown)["amount"]["value"], "-42.00");
     }
 }
+
+/// A budgeting app that polls the feed revalidates its copy with `If-None-Match`: 304 and no body
+/// while the page is unchanged, the new page and a new `ETag` once a transaction changes.
+#[actix_web::test]
+async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() {
+    use diesel::connection::SimpleConnection;
+
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let (_, created) = api
+            .call(
+                "POST",
+                "/v1/users/u-1/connections",
+                Some(new_connection_body()),
+            )
+            .await;
+        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+        let url = app.url(&format!("/v1/accounts/{account}/transactions?limit=5"));
+        let get = |if_none_match: Option<String>| {
+            let mut request = api
+                .client
+                .get(url.clone())
+                .insert_header(("Authorization", format!("Bearer {}", api.key)));
+            if let Some(tag) = if_none_match {
+                request = request.insert_header(("If-None-Match", tag));
+            }
+            request.send()
+        };
+        let header = |r: &awc::ClientResponse<_>, name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+
+        let mut first = get(None).await.unwrap();
+        assert_eq!(first.status().as_u16(), 200);
+        let etag = header(&first, "etag").expect("an ETag");
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        assert_eq!(
+            header(&first, "cache-control").as_deref(),
+            Some("private, no-cache")
+        );
+        assert!(!first.body().await.unwrap().is_empty());
+
+        for tag in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"other\", {etag}"),
+            "*".to_owned(),
+        ] {
+            let mut unchanged = get(Some(tag.clone())).await.unwrap();
+            assert_eq!(unchanged.status().as_u16(), 304, "{tag}");
+            assert_eq!(header(&unchanged, "etag").as_deref(), Some(etag.as_str()));
+            assert!(unchanged.body().await.unwrap().is_empty(), "no body");
+        }
+        let stale = get(Some("\"not-this-one\"".into())).await.unwrap();
+        assert_eq!(stale.status().as_u16(), 200);
+
+        // Another tenant naming the current tag learns nothing: the same 404 as for a missing
+        // account, not a 304.
+        let other_key = app.other_tenant_key().await;
+        let theirs = api
+            .client
+            .get(url.clone())
+            .insert_header(("Authorization", format!("Bearer {other_key}")))
+            .insert_header(("If-None-Match", etag.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(theirs.status().as_u16(), 404);
+
+        app.db
+            .connection()
+            .batch_execute(&format!(
+                "UPDATE transactions SET description = 'changed' WHERE account_id = '{account}'"
+            ))
+            .unwrap();
+        let mut changed = get(Some(etag.clone())).await.unwrap();
+        assert_eq!(changed.status().as_u16(), 200, "the page changed");
+        let new_etag = header(&changed, "etag").unwrap();
+        assert_ne!(new_etag, etag);
+        let body: Value = serde_json::from_slice(&changed.body().await.unwrap()).unwrap();
+        assert_eq!(body["transactions"][0]["description"], "changed");
+    }
+}

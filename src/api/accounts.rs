@@ -1,7 +1,7 @@
 //! Accounts, their balances and their transactions, as normalized by the sync.
 
-use actix_web::http::header::ContentType;
-use actix_web::{get, web, HttpResponse};
+use actix_web::http::header::{self, ContentType};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiClient;
 use super::connections::valid_user_id;
 use super::error::ApiError;
-use super::feed_cache::FeedPageKey;
+use super::feed_cache::{FeedPage, FeedPageKey};
 use super::json::Amount;
 use crate::app::AppState;
 use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
@@ -284,9 +284,17 @@ pub async fn list_balances(
 #[utoipa::path(
     get,
     path = "/v1/accounts/{id}/transactions",
-    params(("id" = String, Path, description = "Account id"), TransactionQuery),
+    params(
+        ("id" = String, Path, description = "Account id"),
+        TransactionQuery,
+        ("If-None-Match" = Option<String>, Header,
+         description = "The `ETag` of a page already held: answered 304 while it is unchanged"),
+    ),
     responses(
-        (status = 200, body = TransactionPage),
+        (status = 200, description = "A page of transactions", body = TransactionPage, headers(
+            ("ETag" = String, description = "Changes whenever the page's content does"),
+        )),
+        (status = 304, description = "The page named by `If-None-Match` is unchanged"),
         (status = 404, body = super::error::Problem),
         (status = 422, body = super::error::Problem),
     ),
@@ -294,6 +302,7 @@ pub async fn list_balances(
 )]
 #[get("/v1/accounts/{id}/transactions")]
 pub async fn list_transactions(
+    request: HttpRequest,
     client: ApiClient,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -324,7 +333,7 @@ pub async fn list_transactions(
     // The tenancy check, the feed version and (on a cache miss) the page share one trip to the
     // blocking pool: each trip is a thread hand-off, and the feed is the API's hottest call
     // (benches/transactions_feed.sh).
-    let body = store::run(&state.pool, move |conn| {
+    let page = store::run(&state.pool, move |conn| {
         let Some(feed_version) = accounts::feed_version_for_client(conn, &account_id, &client_id)?
         else {
             return Ok(None);
@@ -355,7 +364,7 @@ pub async fn list_transactions(
         // One extra row tells whether another page follows.
         let rows = tx_store::feed_page(conn, &key.account_id, &filter, after.as_ref(), limit + 1)?;
         let page = match serialize_page(rows, limit) {
-            Ok(page) => page,
+            Ok(body) => FeedPage::new(body),
             Err(e) => return Ok(Some(Err(e))),
         };
         cache.insert(key, page.clone());
@@ -363,9 +372,32 @@ pub async fn list_transactions(
     })
     .await?
     .ok_or(ApiError::NotFound("account"))??;
+    // The page is answered per API key and changes with every sync: no shared cache may keep
+    // it, and a client's copy must be revalidated, which costs it nothing while it is unchanged.
+    let cache_control = (header::CACHE_CONTROL, "private, no-cache");
+    if if_none_match(&request, &page.etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, page.etag))
+            .insert_header(cache_control)
+            .finish());
+    }
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(body))
+        .insert_header((header::ETAG, page.etag))
+        .insert_header(cache_control)
+        .body(page.body))
+}
+
+/// Whether the request's `If-None-Match` names `etag` (or is `*`), compared weakly as RFC 9110
+/// §13.1.2 asks. A header that is not a list of entity tags matches nothing, so the page is sent.
+fn if_none_match(request: &HttpRequest, etag: &str) -> bool {
+    request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// The JSON of a page from up to `limit + 1` rows (the extra one only says a next page exists).

@@ -48,6 +48,29 @@ impl FeedPageKey {
     }
 }
 
+/// A serialized page and its entity tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// The page's JSON.
+    pub body: Bytes,
+    /// A strong entity tag of the body (quoted, as it goes in an `ETag` header).
+    pub etag: String,
+}
+
+impl FeedPage {
+    /// Wraps a serialized page; the tag is the first 128 bits of its SHA-256, so equal bodies
+    /// have equal tags across processes and versions of Passerelle.
+    pub fn new(body: Bytes) -> Self {
+        let digest = openssl::sha::sha256(&body);
+        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+        Self { body, etag }
+    }
+
+    fn weight(&self) -> usize {
+        self.body.len() + self.etag.len()
+    }
+}
+
 /// Serialized feed pages, bounded in bytes (see the module's documentation).
 #[derive(Debug)]
 pub struct FeedPageCache {
@@ -57,7 +80,7 @@ pub struct FeedPageCache {
 
 #[derive(Debug, Default)]
 struct Pages {
-    by_key: HashMap<FeedPageKey, Bytes>,
+    by_key: HashMap<FeedPageKey, FeedPage>,
     /// Insertion order, oldest first: the eviction order.
     order: VecDeque<FeedPageKey>,
     /// Bytes held by `by_key`, keys included.
@@ -74,7 +97,7 @@ impl FeedPageCache {
     }
 
     /// The page stored under `key`, if any. Cloning [`Bytes`] shares the buffer.
-    pub fn get(&self, key: &FeedPageKey) -> Option<Bytes> {
+    pub fn get(&self, key: &FeedPageKey) -> Option<FeedPage> {
         if self.capacity == 0 {
             return None;
         }
@@ -83,8 +106,8 @@ impl FeedPageCache {
 
     /// Keeps `page` under `key`, evicting the oldest pages to stay within the capacity. A page
     /// larger than an eighth of the capacity is not kept: it would push out many others.
-    pub fn insert(&self, key: FeedPageKey, page: Bytes) {
-        let weight = key.weight() + page.len();
+    pub fn insert(&self, key: FeedPageKey, page: FeedPage) {
+        let weight = key.weight() + page.weight();
         if weight > self.capacity / 8 {
             return;
         }
@@ -98,7 +121,7 @@ impl FeedPageCache {
                 break;
             };
             if let Some(evicted) = pages.by_key.remove(&oldest) {
-                pages.bytes -= oldest.weight() + evicted.len();
+                pages.bytes -= oldest.weight() + evicted.weight();
             }
         }
         pages.bytes += weight;
@@ -124,6 +147,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    fn page(body: &'static [u8]) -> FeedPage {
+        FeedPage::new(Bytes::from_static(body))
+    }
+
     fn key(account: &str, version: i64) -> FeedPageKey {
         FeedPageKey {
             account_id: account.into(),
@@ -139,8 +166,8 @@ mod tests {
     #[test]
     fn a_page_is_found_only_under_its_exact_key() {
         let cache = FeedPageCache::new(1 << 20);
-        cache.insert(key("a", 1), Bytes::from_static(b"[1]"));
-        assert_eq!(cache.get(&key("a", 1)).unwrap(), Bytes::from_static(b"[1]"));
+        cache.insert(key("a", 1), page(b"[1]"));
+        assert_eq!(cache.get(&key("a", 1)).unwrap(), page(b"[1]"));
         assert!(cache.get(&key("a", 2)).is_none(), "another feed version");
         assert!(cache.get(&key("b", 1)).is_none(), "another account");
         let mut other_query = key("a", 1);
@@ -153,8 +180,8 @@ mod tests {
 
     #[test]
     fn the_oldest_pages_go_first_and_the_byte_count_stays_within_capacity() {
-        let page = Bytes::from(vec![b'x'; 1000]);
-        let weight = key("a", 0).weight() + page.len();
+        let page = FeedPage::new(Bytes::from(vec![b'x'; 1000]));
+        let weight = key("a", 0).weight() + page.weight();
         let cache = FeedPageCache::new(weight * 8 + weight / 2);
         for version in 0..20 {
             cache.insert(key("a", version), page.clone());
@@ -172,12 +199,12 @@ mod tests {
     #[test]
     fn a_zero_capacity_cache_keeps_nothing_and_an_oversized_page_is_not_kept() {
         let off = FeedPageCache::new(0);
-        off.insert(key("a", 1), Bytes::from_static(b"[]"));
+        off.insert(key("a", 1), page(b"[]"));
         assert!(off.get(&key("a", 1)).is_none());
         assert_eq!(off.usage(), (0, 0));
 
         let small = FeedPageCache::new(8_000);
-        small.insert(key("a", 1), Bytes::from(vec![0u8; 1_500]));
+        small.insert(key("a", 1), FeedPage::new(Bytes::from(vec![0u8; 1_500])));
         assert!(
             small.get(&key("a", 1)).is_none(),
             "over an eighth of the capacity"
@@ -185,15 +212,25 @@ mod tests {
     }
 
     #[test]
+    fn the_entity_tag_is_a_quoted_digest_of_the_body() {
+        let a = page(b"{\"transactions\":[]}");
+        assert_eq!(a.etag.len(), 34);
+        assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
+        assert_eq!(
+            a.etag,
+            page(b"{\"transactions\":[]}").etag,
+            "same body, same tag"
+        );
+        assert_ne!(a.etag, page(b"{\"transactions\":[1]}").etag);
+    }
+
+    #[test]
     fn a_second_insert_under_the_same_key_keeps_the_first_and_counts_once() {
         let cache = FeedPageCache::new(1 << 20);
-        cache.insert(key("a", 1), Bytes::from_static(b"first"));
+        cache.insert(key("a", 1), page(b"first"));
         let (_, before) = cache.usage();
-        cache.insert(key("a", 1), Bytes::from_static(b"second"));
-        assert_eq!(
-            cache.get(&key("a", 1)).unwrap(),
-            Bytes::from_static(b"first")
-        );
+        cache.insert(key("a", 1), page(b"second"));
+        assert_eq!(cache.get(&key("a", 1)).unwrap(), page(b"first"));
         assert_eq!(cache.usage(), (1, before));
     }
 }
