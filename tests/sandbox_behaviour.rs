@@ -559,3 +559,147 @@ async fn faults_are_injected_per_run_and_cleared() {
         200
     );
 }
+
+fn clbd(balances: &Value) -> i64 {
+    let amount = balances["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["balanceType"] == "CLBD")
+        .unwrap()["balanceAmount"]["amount"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (units, cents) = amount.split_once('.').unwrap();
+    let sign = if units.starts_with('-') { -1 } else { 1 };
+    units.parse::<i64>().unwrap() * 100 + sign * cents.parse::<i64>().unwrap()
+}
+
+fn signed_cents(t: &Value) -> i64 {
+    let amount = t["transactionAmount"]["amount"].as_str().unwrap();
+    let (units, cents) = amount.split_once('.').unwrap_or((amount, "0"));
+    let value =
+        units.parse::<i64>().unwrap() * 100 + format!("{cents:0<2}").parse::<i64>().unwrap();
+    if t["creditDebitIndicator"] == "DBIT" {
+        -value
+    } else {
+        value
+    }
+}
+
+/// A confirmed payment is a transaction of the debtor's account: not booked until executed, then
+/// booked with the same reference, and the booked balance moves by exactly what booked.
+#[actix_web::test]
+async fn an_executed_payment_shows_in_the_debtors_history_and_lowers_the_booked_balance() {
+    let sbx = Sandbox::start().await;
+    let aisp = lea_with_consent(&sbx).await.access;
+    let pisp = sbx.pisp_token(BCP).await;
+    let (id, _) = sbx
+        .approved_payment(BCP, "LEA", &payment_request(LEA_IBAN_2, "12.25"))
+        .await;
+    let confirmed = sbx
+        .send(
+            Call::new(
+                Method::POST,
+                BCP,
+                format!("/payment-requests/{id}/confirmation"),
+                &pisp,
+            )
+            .json(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        confirmed.json()["paymentRequest"]["paymentInformationStatus"],
+        "ACSP"
+    );
+    let history = format!("/accounts/{LEA_RID_2}/transactions");
+    let ours = |list: &Value| {
+        list["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["remittanceInformation"][0] == "VIR SEPA EMIS MARCHAND SA")
+            .cloned()
+    };
+    let before = sbx
+        .send(Call::get(BCP, history.clone(), &aisp))
+        .await
+        .json();
+    let balance_before = clbd(&sbx.send(balances(LEA_RID_2, &aisp)).await.json());
+    let pending = ours(&before).expect("the payment is listed once confirmed");
+    assert_eq!(pending["status"], "OTHR");
+    assert_eq!(signed_cents(&pending), -1225);
+    let reference = pending["entryReference"].as_str().unwrap().to_owned();
+    assert_eq!(reference.len(), 40);
+
+    sbx.handle.clock.advance(Duration::from_secs(10));
+    let after = sbx.send(Call::get(BCP, history, &aisp)).await.json();
+    let balance_after = clbd(&sbx.send(balances(LEA_RID_2, &aisp)).await.json());
+    let booked = ours(&after).unwrap();
+    assert_eq!(booked["status"], "BOOK");
+    assert_eq!(booked["entryReference"], reference.as_str());
+    // Whatever else booked in those ten seconds moved the balance too: count it all.
+    let was_booked = |t: &Value| {
+        before["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["entryReference"] == t["entryReference"] && b["status"] == "BOOK")
+    };
+    let newly_booked: i64 = after["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "BOOK" && !was_booked(t))
+        .map(signed_cents)
+        .sum();
+    assert!(newly_booked <= -1225, "ours is among them");
+    assert_eq!(balance_after - balance_before, newly_booked);
+}
+
+/// Two payments confirmed before either is executed cannot spend the same money, and funds
+/// confirmation gives the same answer.
+#[actix_web::test]
+async fn payments_not_yet_executed_count_against_what_the_account_may_spend() {
+    let sbx = Sandbox::start().await;
+    let aisp = lea_with_consent(&sbx).await.access;
+    let pisp = sbx.pisp_token(BCP).await;
+    let balance = clbd(&sbx.send(balances(LEA_RID_2, &aisp)).await.json());
+    assert!(balance > 1_000, "LEA's second account is in credit");
+    let confirm = |id: String| {
+        Call::new(
+            Method::POST,
+            BCP,
+            format!("/payment-requests/{id}/confirmation"),
+            &pisp,
+        )
+        .json(&json!({}))
+    };
+    let status = |v: Value| v["paymentRequest"]["paymentInformationStatus"].clone();
+    let most = format!("{}.{:02}", (balance - 500) / 100, (balance - 500) % 100);
+    let (first, _) = sbx
+        .approved_payment(BCP, "LEA", &payment_request(LEA_IBAN_2, &most))
+        .await;
+    assert_eq!(status(sbx.send(confirm(first)).await.json()), "ACSP");
+
+    let cbpii = sbx.login(BCP, "LEA", "cbpii").await.access;
+    let covered = |amount: &str| {
+        Call::new(Method::POST, BCP, "/funds-confirmations", &cbpii).json(&json!({
+            "paymentCoverageRequestId": "cov-2",
+            "instructedAmount": {"currency": "EUR", "amount": amount},
+            "accountId": {"iban": LEA_IBAN_2}
+        }))
+    };
+    assert_eq!(sbx.send(covered("4.00")).await.json()["result"], true);
+    assert_eq!(sbx.send(covered("10.00")).await.json()["result"], false);
+
+    let (second, _) = sbx
+        .approved_payment(BCP, "LEA", &payment_request(LEA_IBAN_2, "10.00"))
+        .await;
+    let rejected = sbx.send(confirm(second)).await.json();
+    assert_eq!(status(rejected.clone()), "RJCT");
+    assert_eq!(
+        rejected["paymentRequest"]["statusReasonInformation"],
+        "MS03"
+    );
+}

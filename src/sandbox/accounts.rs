@@ -59,11 +59,12 @@ pub fn consent(state: &SandboxState, call: &ApiCall) -> Result<Option<Consent>, 
 
 /// The balance resources of an account at `now`: CLBD always, XPCD where the persona has it.
 pub fn balance_resources(
+    state: &SandboxState,
     account: &AccountSpec,
-    anchor: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Vec<Value> {
-    let history = History::new(account, anchor);
+    let paid = state.payments_from(account);
+    let history = History::new(account, state.anchor).with_payments(&paid);
     let booked = history.booked_balance(now);
     let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
     let mut out = vec![json!({
@@ -117,7 +118,7 @@ pub async fn list(
                 item["resourceId"] = json!(account.resource_id);
                 let account_base = format!("{base}/accounts/{}", account.resource_id);
                 if consent.balances.contains(account.iban) {
-                    item["balances"] = json!(balance_resources(account, state.anchor, now));
+                    item["balances"] = json!(balance_resources(&state, account, now));
                     item["_links"]["balances"] = link(format!("{account_base}/balances"), false);
                 }
                 if consent.transactions.contains(account.iban) {

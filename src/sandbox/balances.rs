@@ -43,7 +43,7 @@ pub async fn get(
     Ok(hal(
         StatusCode::OK,
         &json!({
-            "balances": balance_resources(account, state.anchor, state.now()),
+            "balances": balance_resources(&state, account, state.now()),
             "_links": links,
         }),
     ))

@@ -47,7 +47,13 @@ pub async fn confirm(
     let account = personas::by_id(psu)
         .and_then(|p| p.accounts_at(&call.bank).find(|a| a.iban == iban))
         .ok_or_else(|| StetError::bad_request(format!("{iban} is not an account of this PSU")))?;
-    let result = History::new(account, state.anchor).booked_balance(state.now()) >= amount;
+    // The same rule as a payment's confirmation: the booked balance less the payments not yet
+    // executed.
+    let paid = state.payments_from(account);
+    let result = History::new(account, state.anchor)
+        .with_payments(&paid)
+        .spendable(state.now())
+        >= amount;
     Ok(hal(
         StatusCode::OK,
         &json!({

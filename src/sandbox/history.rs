@@ -23,7 +23,9 @@ pub enum Kind {
     DirectDebit,
     /// Incoming transfer: 25-digit reference.
     TransferIn,
-    /// Other operations: 40-character timestamp-like reference.
+    /// Other operations: 40-character timestamp-like reference. Also the kind of a credit
+    /// transfer initiated through a PISP (see [`crate::sandbox::payments::debits`]), whose
+    /// 40-character reference is derived from the payment request's id instead.
     Other,
     /// Instant (Paylib-like) payment: empty reference.
     Instant,
@@ -64,17 +66,33 @@ impl Generated {
     }
 }
 
-/// An account's stream of transactions relative to the sandbox's start.
+/// An account's stream of transactions relative to the sandbox's start, plus the payments
+/// initiated from it since.
 #[derive(Debug, Clone, Copy)]
 pub struct History<'a> {
     account: &'a AccountSpec,
     anchor: DateTime<Utc>,
+    payments: &'a [Generated],
 }
 
 impl<'a> History<'a> {
     /// The stream of `account` for a sandbox that started at `anchor`.
     pub fn new(account: &'a AccountSpec, anchor: DateTime<Utc>) -> Self {
-        Self { account, anchor }
+        Self {
+            account,
+            anchor,
+            payments: &[],
+        }
+    }
+
+    /// The same stream with the account's confirmed payments in it (all made after `anchor`):
+    /// they show in the transactions and move the balances like any other debit.
+    pub fn with_payments(self, payments: &'a [Generated]) -> Self {
+        Self { payments, ..self }
+    }
+
+    fn payments_created_by(&self, now: DateTime<Utc>) -> impl Iterator<Item = &'a Generated> {
+        self.payments.iter().filter(move |p| p.created_at <= now)
     }
 
     fn step(&self) -> Option<i64> {
@@ -181,6 +199,7 @@ impl<'a> History<'a> {
         let to = to.min(now + Duration::seconds(1));
         let mut out: Vec<Generated> = self
             .created_between(from - MAX_BOOKING_LAG, to)
+            .chain(self.payments_created_by(now).cloned())
             .filter(|t| t.created_at <= now)
             .filter(|t| {
                 let at = t.imputation(now);
@@ -198,14 +217,36 @@ impl<'a> History<'a> {
             .filter(|t| t.booked_at > self.anchor && t.booked_at <= now)
             .map(|t| t.signed_minor)
             .sum();
-        self.account.balance_minor + moved
+        let paid: i64 = self
+            .payments_created_by(now)
+            .filter(|p| p.is_booked(now))
+            .map(|p| p.signed_minor)
+            .sum();
+        self.account.balance_minor + moved + paid
     }
 
     /// The sum of what has appeared but not booked at `now`, in cents.
     pub fn pending_sum(&self, now: DateTime<Utc>) -> i64 {
-        self.created_between(now - MAX_BOOKING_LAG, now + Duration::seconds(1))
+        let generated: i64 = self
+            .created_between(now - MAX_BOOKING_LAG, now + Duration::seconds(1))
             .filter(|t| t.created_at <= now && !t.is_booked(now))
             .map(|t| t.signed_minor)
+            .sum();
+        generated + self.unbooked_payments(now)
+    }
+
+    /// What a new payment may spend at `now`: the booked balance less the confirmed payments not
+    /// yet booked, so two payments confirmed within the execution delay cannot both spend the
+    /// same money. (Pending card payments are not held back: the portal's rule is the booked
+    /// balance.)
+    pub fn spendable(&self, now: DateTime<Utc>) -> i64 {
+        self.booked_balance(now) + self.unbooked_payments(now)
+    }
+
+    fn unbooked_payments(&self, now: DateTime<Utc>) -> i64 {
+        self.payments_created_by(now)
+            .filter(|p| !p.is_booked(now))
+            .map(|p| p.signed_minor)
             .sum()
     }
 

@@ -12,11 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::error::StetError;
-use super::history::History;
+use super::history::{Generated, History, Kind};
 use super::money::parse_minor;
+use super::money::splitmix64;
 use super::oauth::{redirect_with, LoginSession, Purpose, Scope};
 use super::pages;
-use super::personas;
+use super::personas::{self, AccountSpec};
 use super::state::{Inner, SandboxState};
 use super::transport::{authenticate, bank_of, ApiCall};
 use super::{api_base, hal, link};
@@ -225,6 +226,52 @@ pub fn on_cancelled(inner: &mut Inner, id: &str) -> HttpResponse {
     }
 }
 
+/// The confirmed payments from `account`, as transactions of it: each
+/// appears (not booked) when confirmed and books when executed, [`EXECUTION_DELAY`] later, so
+/// the balances and the history a PSU reads follow the payments they made. A rejected payment
+/// never debits. References are 40 characters: the account's prefix, `VIR` and digits from the
+/// payment's id, so two payments confirmed at the same instant stay two transactions.
+pub fn debits(inner: &Inner, account: &AccountSpec) -> Vec<Generated> {
+    let prefix = &account.resource_id[..14.min(account.resource_id.len())];
+    let mut out: Vec<Generated> = inner
+        .payments
+        .iter()
+        .filter(|(_, p)| p.bank == account.bank && p.debtor_iban.as_deref() == Some(account.iban))
+        .filter(|(_, p)| matches!(p.status, "ACSP" | "ACSC"))
+        .filter_map(|(id, p)| {
+            let confirmed_at = p.confirmed_at?;
+            let digits = id
+                .bytes()
+                .fold(0x5EEDu64, |acc, b| splitmix64(acc ^ u64::from(b)));
+            Some(Generated {
+                index: u64::MAX,
+                kind: Kind::Other,
+                created_at: confirmed_at,
+                booked_at: confirmed_at + EXECUTION_DELAY,
+                signed_minor: -p.amount_minor,
+                label: format!("VIR SEPA EMIS {}", creditor_name(&p.request)),
+                entry_reference: format!("{prefix}VIR{digits:023}"),
+            })
+        })
+        .collect();
+    out.sort_by_key(|g| (g.created_at, g.entry_reference.clone()));
+    out
+}
+
+/// The creditor's name as the TPP sent it (STET `beneficiary.creditor.name`, at the top or in
+/// the first transfer), upper-cased as banks print it.
+fn creditor_name(request: &Value) -> String {
+    let path = ["beneficiary", "creditor", "name"];
+    str_at(request, &path)
+        .or_else(|| {
+            request["creditTransferTransaction"]
+                .get(0)
+                .and_then(|t| str_at(t, &path))
+        })
+        .unwrap_or("BENEFICIAIRE")
+        .to_uppercase()
+}
+
 fn settle(payment: &mut Payment, now: DateTime<Utc>) {
     if payment.status == "ACSP"
         && payment
@@ -346,16 +393,23 @@ async fn confirm_as(
             payment.status
         )));
     }
-    payment.confirmed_at = Some(now);
     let debtor = payment.debtor_iban.as_deref().and_then(|iban| {
         personas::PERSONAS
             .iter()
             .flat_map(|p| p.accounts.iter())
             .find(|a| a.bank == payment.bank && a.iban == iban)
     });
+    let amount_minor = payment.amount_minor;
+    // What the account may still spend counts the payments confirmed before this one.
     let funded = debtor.is_some_and(|account| {
-        History::new(account, anchor).booked_balance(now) >= payment.amount_minor
+        let paid = debits(&inner, account);
+        History::new(account, anchor)
+            .with_payments(&paid)
+            .spendable(now)
+            >= amount_minor
     });
+    let payment = lookup(&mut inner, &call, &id)?;
+    payment.confirmed_at = Some(now);
     if funded {
         payment.status = "ACSP";
     } else {

@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use super::clock::SandboxClock;
 use super::consents::Consent;
 use super::faults::FaultSwitch;
+use super::history::Generated;
 use super::oauth::{AuthCode, Grant, LoginSession};
-use super::payments::Payment;
+use super::payments::{self, Payment};
+use super::personas::AccountSpec;
 use super::quota::QuotaLedger;
 use crate::httpsig::VerifyingKey;
 
@@ -86,6 +88,12 @@ impl SandboxState {
     /// The sandbox's current instant.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The payments confirmed from `account`, as its transactions (see [`payments::debits`]).
+    /// Takes the lock: not to be called while holding it.
+    pub fn payments_from(&self, account: &AccountSpec) -> Vec<Generated> {
+        payments::debits(&self.lock(), account)
     }
 }
 

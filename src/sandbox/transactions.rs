@@ -116,7 +116,10 @@ pub async fn list(
         return Err(StetError::bad_request("dateTo must be after dateFrom"));
     }
     charge(&state, &call, account.iban, "transactions")?;
-    let mut window = History::new(account, state.anchor).window(now, from, to);
+    let paid = state.payments_from(account);
+    let mut window = History::new(account, state.anchor)
+        .with_payments(&paid)
+        .window(now, from, to);
     window.truncate(MAX_OPERATIONS);
     if window.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
