@@ -87,6 +87,7 @@ impl Application {
             auth_cache: AuthCache::default(),
             feed_cache,
         });
+        actix_web::rt::spawn(sweep_expired_consents(state.pool.clone()));
         let shared = state.clone();
         let demo_routes = demo.clone();
         let server = HttpServer::new(move || {
@@ -155,6 +156,30 @@ impl Application {
             sandbox.stop().await;
         }
         result
+    }
+}
+
+/// Every [`SWEEP_EVERY`], from start until the process stops: active connections whose consent
+/// ended turn `reauth_required`, audited (see [`crate::connect::expiry`]). A failed sweep is
+/// logged and retried at the next tick.
+///
+/// [`SWEEP_EVERY`]: crate::connect::expiry::SWEEP_EVERY
+async fn sweep_expired_consents(pool: Pool) {
+    let mut tick = actix_web::rt::time::interval(crate::connect::expiry::SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let swept = store::run(&pool, |conn| {
+            Ok(crate::connect::expiry::expire_due(conn, store::now())?)
+        })
+        .await;
+        match swept {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => tracing::info!(
+                count = ids.len(),
+                "consents expired: reauthorization needed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "consent expiry sweep failed"),
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Keeps the log writer's thread alive; dropping it flushes the lines still queued. Hold it
-/// until the process ends.
+/// Keeps the log writer's thread alive; dropping it gives the writer about a second to drain the
+/// lines still queued (tracing-appender's guard). Hold it until the process ends.
 #[must_use = "dropping the guard stops the log writer"]
 pub struct LogGuard {
     _writer: Option<WorkerGuard>,

@@ -425,11 +425,21 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
         let path = format!("/v1/accounts/{account}/transactions?limit=10");
         let first = |page: &Value| page["transactions"][0].clone();
 
+        let cache = &app.state.feed_cache;
         let (_, before) = api.call("GET", &path, None).await;
-        let (pages, _) = app.state.feed_cache.usage();
-        assert!(pages >= 1, "the page was kept");
+        assert!(cache.stats().pages >= 1, "the page was kept");
+        let start = cache.stats();
         let (_, again) = api.call("GET", &path, None).await;
         assert_eq!(again, before, "served again, unchanged");
+        assert_eq!(cache.stats().hits, start.hits + 1, "from the cache");
+        // Each write below must make the next read miss.
+        let missed_once_more = |previous: passerelle::api::feed_cache::FeedCacheStats| {
+            let now = cache.stats();
+            assert_eq!(now.misses, previous.misses + 1, "a miss after the write");
+            assert_eq!(now.hits, previous.hits, "no hit after the write");
+            now
+        };
+        let mut seen = cache.stats();
 
         // Another tenant asking for the cached page gets the same 404 as for a missing one.
         let other_key = app.other_tenant_key().await;
@@ -445,6 +455,7 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
             ))
             .unwrap();
         let (_, updated) = api.call("GET", &path, None).await;
+        seen = missed_once_more(seen);
         assert_eq!(first(&updated)["id"], newest.as_str());
         assert_eq!(first(&updated)["description"], "changed elsewhere");
 
@@ -453,6 +464,7 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
             .batch_execute(&format!("DELETE FROM transactions WHERE id = '{newest}'"))
             .unwrap();
         let (_, deleted) = api.call("GET", &path, None).await;
+        seen = missed_once_more(seen);
         assert_ne!(first(&deleted)["id"], newest.as_str());
         assert!(deleted["transactions"]
             .as_array()
@@ -488,6 +500,7 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
         .await
         .unwrap();
         let (_, grown) = api.call("GET", &path, None).await;
+        missed_once_more(seen);
         assert_eq!(first(&grown)["id"], inserted.as_str());
         assert_eq!(first(&grown)["amount"]["value"], "-42.00");
     }
@@ -550,6 +563,12 @@ async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() 
         }
         let stale = get(Some("\"not-this-one\"".into())).await.unwrap();
         assert_eq!(stale.status().as_u16(), 200);
+        let star_in_a_list = get(Some("\"not-this-one\", *".into())).await.unwrap();
+        assert_eq!(
+            star_in_a_list.status().as_u16(),
+            200,
+            "`*` only counts alone"
+        );
 
         // Another tenant naming the current tag learns nothing: the same 404 as for a missing
         // account, not a 304.
@@ -576,5 +595,100 @@ async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() 
         assert_ne!(new_etag, etag);
         let body: Value = serde_json::from_slice(&changed.body().await.unwrap()).unwrap();
         assert_eq!(body["transactions"][0]["description"], "changed");
+    }
+}
+
+/// A consent that reached its end (SCA + 180 days) turns its connection `reauth_required` with a
+/// `consent.expired` audit entry, once, even when two sweeps run; one not yet due stays active.
+#[actix_web::test]
+async fn an_ended_consent_turns_the_connection_reauth_required_and_is_audited_once() {
+    use passerelle::store::connections::{self, ConnectionUpdate};
+
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let (_, created) = api
+                .call(
+                    "POST",
+                    "/v1/users/u-1/connections",
+                    Some(new_connection_body()),
+                )
+                .await;
+            ids.push(created["id"].as_str().unwrap().to_owned());
+        }
+        let (ended, current) = (ids[0].clone(), ids[1].clone());
+        let now = store::now();
+        let (a, b) = (ended.clone(), current.clone());
+        store::run(&app.state.pool, move |conn| {
+            for (id, sca_days_ago) in [(&a, 181), (&b, 10)] {
+                let sca_at = now - chrono::Duration::days(sca_days_ago);
+                connections::update(
+                    conn,
+                    id,
+                    ConnectionUpdate::Authorized {
+                        sca_at,
+                        consent_expires_at: sca_at + chrono::Duration::days(180),
+                        scopes: "aisp".into(),
+                    },
+                )?;
+                connections::update(conn, id, ConnectionUpdate::Activated)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+        // Two sweeps at once, as two processes would run them.
+        let sweep = || {
+            store::run(&app.state.pool, move |conn| {
+                Ok(passerelle::connect::expiry::expire_due(conn, now)?)
+            })
+        };
+        let (first, second) = futures_util::join!(sweep(), sweep());
+        let mut swept = first.unwrap();
+        swept.extend(second.unwrap());
+        assert_eq!(swept, vec![ended.clone()], "taken once");
+
+        let (_, shown) = api
+            .call("GET", &format!("/v1/connections/{ended}"), None)
+            .await;
+        assert_eq!(shown["status"], "reauth_required");
+        let (_, shown) = api
+            .call("GET", &format!("/v1/connections/{current}"), None)
+            .await;
+        assert_eq!(shown["status"], "active");
+
+        let id = ended.clone();
+        let log = store::run(&app.state.pool, move |conn| {
+            Ok(passerelle::store::audit::for_connection(conn, &id)?)
+        })
+        .await
+        .unwrap();
+        let expired: Vec<_> = log
+            .iter()
+            .filter(|e| e.action == "consent.expired")
+            .collect();
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].actor, "passerelle");
+        let id = ended.clone();
+        let owner = store::run(&app.state.pool, move |conn| {
+            let connection = connections::find(conn, &id)?.unwrap();
+            Ok(
+                passerelle::store::users::find_by_id(conn, &connection.user_id)?
+                    .map(|u| u.api_client_id),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(owner.is_some());
+        assert_eq!(expired[0].api_client_id, owner);
+        assert!(store::run(&app.state.pool, move |conn| {
+            Ok(passerelle::connect::expiry::expire_due(conn, now)?)
+        })
+        .await
+        .unwrap()
+        .is_empty());
     }
 }

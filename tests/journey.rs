@@ -645,6 +645,21 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
     assert!(refused.is_err());
     let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
     assert_eq!(connection["status"], "reauth_required");
+    // A second refusal changes nothing more: the bank's invalidation is audited once.
+    assert!(load().await.unwrap().refresh().await.is_err());
+    let conn_id = id.clone();
+    let entries = passerelle::store::run(&app.state.pool, move |conn| {
+        Ok(passerelle::store::audit::for_connection(conn, &conn_id)?)
+    })
+    .await
+    .unwrap();
+    let invalidated: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "consent.invalidated")
+        .collect();
+    assert_eq!(invalidated.len(), 1, "{entries:?}");
+    assert_eq!(invalidated[0].actor, "bank");
+    assert!(invalidated[0].details.contains("invalid_grant"));
 }
 
 #[actix_web::test]

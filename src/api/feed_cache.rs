@@ -14,6 +14,7 @@
 //! never read again and age out the same way.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -38,8 +39,12 @@ pub struct FeedPageKey {
     pub cursor: Option<(NaiveDate, String)>,
 }
 
+/// What an entry costs besides its key and page: the map's and the queue's slots and the
+/// page's handle, rounded up.
+const ENTRY_OVERHEAD: usize = 128;
+
 impl FeedPageKey {
-    /// Roughly what the key costs in memory, counted with the page against the budget.
+    /// Roughly what one copy of the key costs in memory.
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.account_id.len()
@@ -71,11 +76,32 @@ impl FeedPage {
     }
 }
 
+/// What an entry costs against the budget: the key twice (the map and the eviction queue each
+/// hold one), the page, and the slots.
+fn entry_weight(key: &FeedPageKey, page: &FeedPage) -> usize {
+    2 * key.weight() + page.weight() + ENTRY_OVERHEAD
+}
+
+/// How the cache is doing, for tests and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedCacheStats {
+    /// Pages held.
+    pub pages: usize,
+    /// Bytes counted against the capacity.
+    pub bytes: usize,
+    /// Lookups that found their page, since start.
+    pub hits: u64,
+    /// Lookups that did not, since start.
+    pub misses: u64,
+}
+
 /// Serialized feed pages, bounded in bytes (see the module's documentation).
 #[derive(Debug)]
 pub struct FeedPageCache {
     capacity: usize,
     inner: Mutex<Pages>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -93,21 +119,31 @@ impl FeedPageCache {
         Self {
             capacity,
             inner: Mutex::new(Pages::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
     /// The page stored under `key`, if any. Cloning [`Bytes`] shares the buffer.
     pub fn get(&self, key: &FeedPageKey) -> Option<FeedPage> {
-        if self.capacity == 0 {
-            return None;
-        }
-        self.lock().by_key.get(key).cloned()
+        let found = if self.capacity == 0 {
+            None
+        } else {
+            self.lock().by_key.get(key).cloned()
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Keeps `page` under `key`, evicting the oldest pages to stay within the capacity. A page
     /// larger than an eighth of the capacity is not kept: it would push out many others.
     pub fn insert(&self, key: FeedPageKey, page: FeedPage) {
-        let weight = key.weight() + page.weight();
+        let weight = entry_weight(&key, &page);
         if weight > self.capacity / 8 {
             return;
         }
@@ -121,7 +157,7 @@ impl FeedPageCache {
                 break;
             };
             if let Some(evicted) = pages.by_key.remove(&oldest) {
-                pages.bytes -= oldest.weight() + evicted.weight();
+                pages.bytes -= entry_weight(&oldest, &evicted);
             }
         }
         pages.bytes += weight;
@@ -129,15 +165,21 @@ impl FeedPageCache {
         pages.by_key.insert(key, page);
     }
 
-    /// How many pages and bytes are held.
-    pub fn usage(&self) -> (usize, usize) {
+    /// Pages and bytes held, hits and misses since start.
+    pub fn stats(&self) -> FeedCacheStats {
         let pages = self.lock();
-        (pages.by_key.len(), pages.bytes)
+        FeedCacheStats {
+            pages: pages.by_key.len(),
+            bytes: pages.bytes,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pages> {
-        // A poisoned lock only means another request panicked mid-update; the map and its
-        // byte count are updated together below any await point, so they stay usable.
+        // A poisoned lock only means a thread panicked while holding it. Nothing between the
+        // updates of the map, the queue and the byte count can panic (no allocation failure is
+        // recoverable anyway), so what the lock guards stays consistent.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -164,10 +206,11 @@ mod tests {
     }
 
     #[test]
-    fn a_page_is_found_only_under_its_exact_key() {
+    fn a_page_is_found_only_under_its_exact_key_and_lookups_are_counted() {
         let cache = FeedPageCache::new(1 << 20);
         cache.insert(key("a", 1), page(b"[1]"));
         assert_eq!(cache.get(&key("a", 1)).unwrap(), page(b"[1]"));
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 0));
         assert!(cache.get(&key("a", 2)).is_none(), "another feed version");
         assert!(cache.get(&key("b", 1)).is_none(), "another account");
         let mut other_query = key("a", 1);
@@ -176,21 +219,21 @@ mod tests {
         let mut other_cursor = key("a", 1);
         other_cursor.cursor = NaiveDate::from_ymd_opt(2026, 1, 1).map(|d| (d, "t".into()));
         assert!(cache.get(&other_cursor).is_none(), "another cursor");
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 4));
     }
 
     #[test]
     fn the_oldest_pages_go_first_and_the_byte_count_stays_within_capacity() {
         let page = FeedPage::new(Bytes::from(vec![b'x'; 1000]));
-        let weight = key("a", 0).weight() + page.weight();
+        let weight = entry_weight(&key("a", 0), &page);
         let cache = FeedPageCache::new(weight * 8 + weight / 2);
         for version in 0..20 {
             cache.insert(key("a", version), page.clone());
-            let (_, bytes) = cache.usage();
-            assert!(bytes <= weight * 8 + weight / 2);
+            assert!(cache.stats().bytes <= weight * 8 + weight / 2);
         }
-        let (count, bytes) = cache.usage();
-        assert_eq!(count, 8);
-        assert_eq!(bytes, weight * 8);
+        let stats = cache.stats();
+        assert_eq!(stats.pages, 8);
+        assert_eq!(stats.bytes, weight * 8);
         assert!(cache.get(&key("a", 11)).is_none(), "evicted");
         assert!(cache.get(&key("a", 12)).is_some(), "kept");
         assert!(cache.get(&key("a", 19)).is_some(), "kept");
@@ -201,7 +244,7 @@ mod tests {
         let off = FeedPageCache::new(0);
         off.insert(key("a", 1), page(b"[]"));
         assert!(off.get(&key("a", 1)).is_none());
-        assert_eq!(off.usage(), (0, 0));
+        assert_eq!((off.stats().pages, off.stats().bytes), (0, 0));
 
         let small = FeedPageCache::new(8_000);
         small.insert(key("a", 1), FeedPage::new(Bytes::from(vec![0u8; 1_500])));
@@ -228,9 +271,9 @@ mod tests {
     fn a_second_insert_under_the_same_key_keeps_the_first_and_counts_once() {
         let cache = FeedPageCache::new(1 << 20);
         cache.insert(key("a", 1), page(b"first"));
-        let (_, before) = cache.usage();
+        let before = cache.stats().bytes;
         cache.insert(key("a", 1), page(b"second"));
         assert_eq!(cache.get(&key("a", 1)).unwrap(), page(b"first"));
-        assert_eq!(cache.usage(), (1, before));
+        assert_eq!((cache.stats().pages, cache.stats().bytes), (1, before));
     }
 }

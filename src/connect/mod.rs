@@ -2,6 +2,7 @@
 //! sealed tokens with single-flight refresh, the PSU context, and the audit trail of consents.
 
 pub mod banks;
+pub mod expiry;
 pub mod psu;
 pub mod tokens;
 

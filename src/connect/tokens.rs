@@ -15,7 +15,7 @@ use crate::bank::TokenSource;
 use crate::crypto::Keyring;
 use crate::oauth::{OAuthClient, OAuthError, TokenSet};
 use crate::store::models::TokenRow;
-use crate::store::{self, connections, tokens, DbConnection, Pool, StoreError};
+use crate::store::{self, connections, tokens, users, DbConnection, Pool, StoreError};
 
 /// How long a refresh token lives at BPCE: 180 days after the SCA.
 pub const CONSENT_DAYS: i64 = 180;
@@ -221,14 +221,14 @@ impl StoredToken {
             Err(e) => {
                 if matches!(&e, OAuthError::Rejected { error, .. } if error == "invalid_grant") {
                     let id = self.connection_id.clone();
-                    let _ = store::run(&self.pool, move |conn| {
-                        Ok(connections::update(
-                            conn,
-                            &id,
-                            connections::ConnectionUpdate::ReauthRequired,
-                        )?)
+                    let marked = store::run(&self.pool, move |conn| {
+                        Ok(conn.transaction(|conn| mark_refused(conn, &id))?)
                     })
                     .await;
+                    if let Err(err) = marked {
+                        tracing::error!(connection = %self.connection_id, error = %err,
+                            "could not mark the connection reauth_required");
+                    }
                 }
                 return Err(e);
             }
@@ -252,6 +252,32 @@ impl StoredToken {
         *self.access.borrow_mut() = refreshed.tokens.access_token.clone();
         Ok(refreshed.tokens.access_token)
     }
+}
+
+/// The bank refused the connection's refresh token (`invalid_grant`: the consent ended or the
+/// PSU withdrew it at the bank): the connection needs the PSU again. Audited once, as
+/// `consent.invalidated` by the bank, when an active connection turns `reauth_required`.
+fn mark_refused(conn: &mut DbConnection, id: &str) -> diesel::QueryResult<()> {
+    let Some(row) = connections::find(conn, id)? else {
+        return Ok(());
+    };
+    if row.status != "active" {
+        return Ok(());
+    }
+    connections::update(conn, id, connections::ConnectionUpdate::ReauthRequired)?;
+    let client = users::find_by_id(conn, &row.user_id)?.map(|u| u.api_client_id);
+    super::audit_consent(
+        conn,
+        "bank",
+        "consent.invalidated",
+        client.as_deref(),
+        id,
+        serde_json::json!({
+            "reason": "the bank refused the refresh token (invalid_grant)",
+            "scopes": row.scopes,
+            "consent_expires_at": row.consent_expires_at,
+        }),
+    )
 }
 
 impl TokenSource for StoredToken {

@@ -74,8 +74,8 @@ pub fn find_for_client(
 
 /// The account's feed version if it belongs to `api_client_id`: a value that the database's
 /// triggers change whenever one of the account's transactions is inserted, updated or deleted
-/// (migration `2026-11-22-000001_feed_version`), whichever connection or process writes it. It
-/// grows: a counter on SQLite, the writing transaction's id on PostgreSQL.
+/// (migration `2026-11-22-000001_feed_version`), whichever connection or process writes it: a
+/// random 64-bit value, so it never names two states of the account's transactions.
 pub fn feed_version_for_client(
     conn: &mut DbConnection,
     id: &str,

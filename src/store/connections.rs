@@ -176,3 +176,28 @@ pub fn release_lease(conn: &mut DbConnection, id: &str, owner: &str) -> QueryRes
     .execute(conn)
     .map(drop)
 }
+
+/// Marks `reauth_required` every `active` connection whose consent ended at or before `at`, and
+/// returns them as they now are. One conditional UPDATE: two processes sweeping at once never
+/// both take the same connection (PostgreSQL re-checks the condition after the row lock; SQLite
+/// has one writer), so the caller audits each expiry once.
+pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<ConnectionRow>> {
+    let due = connections::status
+        .eq("active")
+        .and(connections::consent_expires_at.le(at));
+    let set = (
+        connections::status.eq("reauth_required"),
+        connections::updated_at.eq(now()),
+    );
+    // RETURNING exists on both backends, but the multi-backend query builder does not offer it.
+    match conn {
+        DbConnection::Sqlite(c) => diesel::update(connections::table.filter(due))
+            .set(set)
+            .returning(ConnectionRow::as_returning())
+            .get_results(c),
+        DbConnection::Pg(c) => diesel::update(connections::table.filter(due))
+            .set(set)
+            .returning(ConnectionRow::as_returning())
+            .get_results(c),
+    }
+}

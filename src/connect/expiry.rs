@@ -1,0 +1,43 @@
+//! Consents that reach their end. A STET consent lasts until 180 days after the PSU's last SCA
+//! (`consent_expires_at`); after that the bank refuses the refresh token, so the connection
+//! needs the PSU again. `serve` sweeps for such connections every [`SWEEP_EVERY`], marks them
+//! `reauth_required` and writes `consent.expired` to the audit log, in one transaction, so the
+//! budgeting app sees the state change without waiting for a failing sync.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::{Connection, QueryResult};
+use serde_json::json;
+
+use super::audit_consent;
+use crate::store::{connections, users, DbConnection};
+
+/// How often `serve` looks for ended consents: a connection shows `reauth_required` at most this
+/// long after its consent ended.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Marks every active connection whose consent ended at or before `at` `reauth_required` and
+/// audits each as `consent.expired` (actor `passerelle`); returns their ids. Safe to run from
+/// several processes at once: each expiry is taken, and audited, once.
+pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<String>> {
+    conn.transaction(|conn| {
+        let expired = connections::expire_due(conn, at)?;
+        for row in &expired {
+            let client = users::find_by_id(conn, &row.user_id)?.map(|u| u.api_client_id);
+            audit_consent(
+                conn,
+                "passerelle",
+                "consent.expired",
+                client.as_deref(),
+                &row.id,
+                json!({
+                    "scopes": row.scopes,
+                    "sca_at": row.sca_at,
+                    "consent_expires_at": row.consent_expires_at,
+                }),
+            )?;
+        }
+        Ok(expired.into_iter().map(|row| row.id).collect())
+    })
+}
