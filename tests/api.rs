@@ -550,6 +550,7 @@ async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() 
         );
         assert!(!first.body().await.unwrap().is_empty());
 
+        let before_304s = app.state.feed_cache.stats();
         for tag in [
             etag.clone(),
             format!("W/{etag}"),
@@ -561,6 +562,12 @@ async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() 
             assert_eq!(header(&unchanged, "etag").as_deref(), Some(etag.as_str()));
             assert!(unchanged.body().await.unwrap().is_empty(), "no body");
         }
+        let after_304s = app.state.feed_cache.stats();
+        assert_eq!(
+            (after_304s.hits, after_304s.misses),
+            (before_304s.hits, before_304s.misses),
+            "a 304 needs the tenancy check only: no page is looked up or read"
+        );
         let stale = get(Some("\"not-this-one\"".into())).await.unwrap();
         assert_eq!(stale.status().as_u16(), 200);
         let star_in_a_list = get(Some("\"not-this-one\", *".into())).await.unwrap();

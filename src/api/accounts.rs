@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiClient;
 use super::connections::valid_user_id;
 use super::error::ApiError;
-use super::feed_cache::{FeedPage, FeedPageKey};
+use super::feed_cache::FeedPageKey;
 use super::json::Amount;
 use crate::app::AppState;
 use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
@@ -330,10 +330,11 @@ pub async fn list_transactions(
     let account_id = id.into_inner();
     let client_id = client.0.id.clone();
     let cache = state.feed_cache.clone();
+    let precondition = IfNoneMatch::from_request(&request);
     // The tenancy check, the feed version and (on a cache miss) the page share one trip to the
     // blocking pool: each trip is a thread hand-off, and the feed is the API's hottest call
     // (benches/transactions_feed.sh).
-    let page = store::run(&state.pool, move |conn| {
+    let answer = store::run(&state.pool, move |conn| {
         let Some(feed_version) = accounts::feed_version_for_client(conn, &account_id, &client_id)?
         else {
             return Ok(None);
@@ -347,11 +348,15 @@ pub async fn list_transactions(
             limit,
             cursor: cursor.map(|c| (c.sort_date, c.id)),
         };
-        if let Some(page) = cache.get(&key) {
-            return Ok(Some(Ok(page)));
+        let etag = key.etag();
+        if precondition.matches(&etag) {
+            return Ok(Some(Ok(FeedAnswer::NotModified { etag })));
+        }
+        if let Some(body) = cache.get(&key) {
+            return Ok(Some(Ok(FeedAnswer::Page { etag, body })));
         }
         // The version was read before the rows: a sync that commits in between gives rows
-        // newer than the key says, never older, so a cached page is never staler than its key.
+        // newer than the key says, never older, and that key is not read again once it has.
         let filter = TransactionFilter {
             from: key.from,
             to: key.to,
@@ -363,51 +368,70 @@ pub async fn list_transactions(
         });
         // One extra row tells whether another page follows.
         let rows = tx_store::feed_page(conn, &key.account_id, &filter, after.as_ref(), limit + 1)?;
-        let page = match serialize_page(rows, limit) {
-            Ok(body) => FeedPage::new(body),
+        let body = match serialize_page(rows, limit) {
+            Ok(body) => body,
             Err(e) => return Ok(Some(Err(e))),
         };
-        cache.insert(key, page.clone());
-        Ok(Some(Ok(page)))
+        cache.insert(key, body.clone());
+        Ok(Some(Ok(FeedAnswer::Page { etag, body })))
     })
     .await?
     .ok_or(ApiError::NotFound("account"))??;
     // The page is answered per API key and changes with every sync: no shared cache may keep
     // it, and a client's copy must be revalidated, which costs it nothing while it is unchanged.
     let cache_control = (header::CACHE_CONTROL, "private, no-cache");
-    if if_none_match(&request, &page.etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, page.etag))
+    Ok(match answer {
+        FeedAnswer::NotModified { etag } => HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
             .insert_header(cache_control)
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .insert_header((header::ETAG, page.etag))
-        .insert_header(cache_control)
-        .body(page.body))
+            .finish(),
+        FeedAnswer::Page { etag, body } => HttpResponse::Ok()
+            .content_type(ContentType::json())
+            .insert_header((header::ETAG, etag))
+            .insert_header(cache_control)
+            .body(body),
+    })
 }
 
-/// Whether the request's `If-None-Match` names `etag` (or is `*` alone), compared weakly as
-/// RFC 9110 §13.1.2 asks. A header that is not a list of entity tags matches nothing, so the
-/// page is sent. Splitting on every comma is safe here: our tags are quoted hex, so a fragment of
-/// a foreign tag that holds a comma can never equal one of them.
-fn if_none_match(request: &HttpRequest, etag: &str) -> bool {
-    let values: Vec<&str> = request
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|value| value.to_str().ok())
-        .collect();
-    if let [only] = values.as_slice() {
-        if only.trim() == "*" {
-            return true;
-        }
+/// What the feed answers once the tenancy check passed.
+enum FeedAnswer {
+    /// The client's copy (named by `If-None-Match`) is current.
+    NotModified { etag: String },
+    /// The page's JSON.
+    Page { etag: String, body: Bytes },
+}
+
+/// The request's `If-None-Match`, read before the trip to the store.
+struct IfNoneMatch {
+    /// `*` alone: any current page matches.
+    any: bool,
+    /// The listed entity tags, `W/` prefixes removed (the comparison is weak, RFC 9110 §13.1.2).
+    tags: Vec<String>,
+}
+
+impl IfNoneMatch {
+    /// Splitting on every comma is safe: our tags are quoted hex, so a fragment of a foreign tag
+    /// that holds a comma can never equal one of them. A header that is not a list of entity
+    /// tags matches nothing, so the page is sent.
+    fn from_request(request: &HttpRequest) -> Self {
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(header::IF_NONE_MATCH)
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        let any = matches!(values.as_slice(), [only] if only.trim() == "*");
+        let tags = values
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .map(|tag| tag.strip_prefix("W/").unwrap_or(tag).to_owned())
+            .collect();
+        Self { any, tags }
     }
-    values
-        .iter()
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .any(|tag| tag.strip_prefix("W/").unwrap_or(tag) == etag)
+
+    fn matches(&self, etag: &str) -> bool {
+        self.any || self.tags.iter().any(|tag| tag == etag)
+    }
 }
 
 /// The JSON of a page from up to `limit + 1` rows (the extra one only says a next page exists).

@@ -43,7 +43,32 @@ pub struct FeedPageKey {
 /// page's handle, rounded up.
 const ENTRY_OVERHEAD: usize = 128;
 
+/// The shape of the feed's JSON: part of every entity tag, so a release that changes the
+/// serialization does not answer 304 to a page of the old shape.
+const FEED_FORMAT: &str = "feed-v1";
+
 impl FeedPageKey {
+    /// The page's entity tag (quoted, as it goes in an `ETag` header): 128 bits of the SHA-256 of
+    /// everything the page depends on, the account's feed version and the query. The version is
+    /// random per write (see the migration), so the tag changes whenever the account's
+    /// transactions do and never comes back, and it is known before any row is read, so a 304
+    /// costs only the tenancy check. A write that leaves this particular page as it was still
+    /// changes the tag: the app then reads the page once more.
+    pub fn etag(&self) -> String {
+        let canonical = format!(
+            "{FEED_FORMAT}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
+            self.account_id,
+            self.feed_version,
+            self.from,
+            self.to,
+            self.status,
+            self.limit,
+            self.cursor
+        );
+        let digest = openssl::sha::sha256(canonical.as_bytes());
+        format!("\"{}\"", hex::encode(&digest[..16]))
+    }
+
     /// Roughly what one copy of the key costs in memory.
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>()
@@ -53,33 +78,10 @@ impl FeedPageKey {
     }
 }
 
-/// A serialized page and its entity tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedPage {
-    /// The page's JSON.
-    pub body: Bytes,
-    /// A strong entity tag of the body (quoted, as it goes in an `ETag` header).
-    pub etag: String,
-}
-
-impl FeedPage {
-    /// Wraps a serialized page; the tag is the first 128 bits of its SHA-256, so equal bodies
-    /// have equal tags across processes and versions of Passerelle.
-    pub fn new(body: Bytes) -> Self {
-        let digest = openssl::sha::sha256(&body);
-        let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-        Self { body, etag }
-    }
-
-    fn weight(&self) -> usize {
-        self.body.len() + self.etag.len()
-    }
-}
-
 /// What an entry costs against the budget: the key twice (the map and the eviction queue each
 /// hold one), the page, and the slots.
-fn entry_weight(key: &FeedPageKey, page: &FeedPage) -> usize {
-    2 * key.weight() + page.weight() + ENTRY_OVERHEAD
+fn entry_weight(key: &FeedPageKey, page: &Bytes) -> usize {
+    2 * key.weight() + page.len() + ENTRY_OVERHEAD
 }
 
 /// How the cache is doing, for tests and operators.
@@ -106,7 +108,7 @@ pub struct FeedPageCache {
 
 #[derive(Debug, Default)]
 struct Pages {
-    by_key: HashMap<FeedPageKey, FeedPage>,
+    by_key: HashMap<FeedPageKey, Bytes>,
     /// Insertion order, oldest first: the eviction order.
     order: VecDeque<FeedPageKey>,
     /// Bytes held by `by_key`, keys included.
@@ -125,7 +127,7 @@ impl FeedPageCache {
     }
 
     /// The page stored under `key`, if any. Cloning [`Bytes`] shares the buffer.
-    pub fn get(&self, key: &FeedPageKey) -> Option<FeedPage> {
+    pub fn get(&self, key: &FeedPageKey) -> Option<Bytes> {
         let found = if self.capacity == 0 {
             None
         } else {
@@ -142,7 +144,7 @@ impl FeedPageCache {
 
     /// Keeps `page` under `key`, evicting the oldest pages to stay within the capacity. A page
     /// larger than an eighth of the capacity is not kept: it would push out many others.
-    pub fn insert(&self, key: FeedPageKey, page: FeedPage) {
+    pub fn insert(&self, key: FeedPageKey, page: Bytes) {
         let weight = entry_weight(&key, &page);
         if weight > self.capacity / 8 {
             return;
@@ -189,8 +191,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn page(body: &'static [u8]) -> FeedPage {
-        FeedPage::new(Bytes::from_static(body))
+    fn page(body: &'static [u8]) -> Bytes {
+        Bytes::from_static(body)
     }
 
     fn key(account: &str, version: i64) -> FeedPageKey {
@@ -224,7 +226,7 @@ mod tests {
 
     #[test]
     fn the_oldest_pages_go_first_and_the_byte_count_stays_within_capacity() {
-        let page = FeedPage::new(Bytes::from(vec![b'x'; 1000]));
+        let page = Bytes::from(vec![b'x'; 1000]);
         let weight = entry_weight(&key("a", 0), &page);
         let cache = FeedPageCache::new(weight * 8 + weight / 2);
         for version in 0..20 {
@@ -247,7 +249,7 @@ mod tests {
         assert_eq!((off.stats().pages, off.stats().bytes), (0, 0));
 
         let small = FeedPageCache::new(8_000);
-        small.insert(key("a", 1), FeedPage::new(Bytes::from(vec![0u8; 1_500])));
+        small.insert(key("a", 1), Bytes::from(vec![0u8; 1_500]));
         assert!(
             small.get(&key("a", 1)).is_none(),
             "over an eighth of the capacity"
@@ -255,16 +257,16 @@ mod tests {
     }
 
     #[test]
-    fn the_entity_tag_is_a_quoted_digest_of_the_body() {
-        let a = page(b"{\"transactions\":[]}");
-        assert_eq!(a.etag.len(), 34);
-        assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
-        assert_eq!(
-            a.etag,
-            page(b"{\"transactions\":[]}").etag,
-            "same body, same tag"
-        );
-        assert_ne!(a.etag, page(b"{\"transactions\":[1]}").etag);
+    fn the_entity_tag_names_the_version_and_the_query() {
+        let tag = key("a", 1).etag();
+        assert_eq!(tag.len(), 34);
+        assert!(tag.starts_with('"') && tag.ends_with('"'));
+        assert_eq!(tag, key("a", 1).etag(), "same page, same tag");
+        assert_ne!(tag, key("a", 2).etag(), "another version");
+        assert_ne!(tag, key("b", 1).etag(), "another account");
+        let mut other = key("a", 1);
+        other.status = Some("pending".into());
+        assert_ne!(tag, other.etag(), "another query");
     }
 
     #[test]
