@@ -902,3 +902,46 @@ fn transaction_pages_are_newest_first_and_the_cursor_never_skips_or_repeats() {
         assert_eq!(rows.len(), 4, "both bounds inclusive");
     });
 }
+
+/// The pool pings a connection at checkout only when it has been idle (a hot one is trusted for a
+/// second), and pings it on its way back when its use failed: a connection the database dropped
+/// fails at most the one use that finds it dropped, and never reaches a caller once idle.
+#[test]
+fn a_connection_the_database_dropped_is_replaced() {
+    use diesel::connection::SimpleConnection;
+    use std::time::Duration as StdDuration;
+
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let pool = store::connect_sized(&db.url, 1).unwrap();
+    let terminate = || {
+        let mut admin = db.url.establish().unwrap();
+        admin
+            .batch_execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .unwrap();
+        std::thread::sleep(StdDuration::from_millis(200));
+    };
+    let use_once = || {
+        let mut conn = pool.get().unwrap();
+        let result = conn.batch_execute("SELECT 1");
+        if result.is_err() {
+            conn.mark_suspect();
+        }
+        result
+    };
+    use_once().unwrap();
+
+    // Dropped while trusted: the next use may fail, and then only that one.
+    terminate();
+    let _ = use_once();
+    use_once().expect("the broken connection was replaced");
+
+    // Dropped while idle for over a second: the checkout ping replaces it first.
+    std::thread::sleep(StdDuration::from_millis(1_100));
+    terminate();
+    use_once().expect("an idle connection is pinged before use");
+}

@@ -26,7 +26,7 @@ pub mod webhooks;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
@@ -51,7 +51,8 @@ pub enum DbConnection {
 
 /// A pool of [`DbConnection`]s.
 pub type Pool = r2d2::Pool<DbManager>;
-/// A connection checked out of the [`Pool`].
+/// A connection checked out of the [`Pool`] (derefs to [`ManagedConnection`], then to
+/// [`DbConnection`]).
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 /// Everything that can go wrong in the store.
@@ -185,19 +186,77 @@ impl DbManager {
     }
 }
 
+/// A connection held by the [`Pool`], with what the pool needs to know to trust it without a
+/// round trip. Derefs to the [`DbConnection`] inside.
+pub struct ManagedConnection {
+    conn: DbConnection,
+    /// When it was last handed back in good health.
+    returned_at: Instant,
+    /// The last use failed: ping it before it goes back to the pool.
+    suspect: bool,
+}
+
+impl ManagedConnection {
+    /// Marks the connection for a ping when it goes back to the pool: the last use failed,
+    /// perhaps because the database went away.
+    pub fn mark_suspect(&mut self) {
+        self.suspect = true;
+    }
+}
+
+impl std::ops::Deref for ManagedConnection {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ManagedConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// A connection handed back this recently is trusted at checkout without a ping.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
+    conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+}
+
 impl r2d2::ManageConnection for DbManager {
-    type Connection = DbConnection;
+    type Connection = ManagedConnection;
     type Error = StoreError;
 
-    fn connect(&self) -> Result<DbConnection, StoreError> {
-        self.url.establish()
+    fn connect(&self) -> Result<ManagedConnection, StoreError> {
+        Ok(ManagedConnection {
+            conn: self.url.establish()?,
+            returned_at: Instant::now(),
+            suspect: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
-        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    /// At checkout: a connection idle for more than [`TRUSTED_FOR`] is pinged (`SELECT 1`), so
+    /// one that a database restart broke is replaced before a request uses it. A connection
+    /// handed back healthy less than a second ago is not: pinging it cost the PostgreSQL feed a
+    /// round trip per request, about a quarter of its throughput.
+    fn is_valid(&self, conn: &mut ManagedConnection) -> Result<(), StoreError> {
+        if conn.returned_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        ping(conn)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+    /// At return: a connection whose last use failed is pinged, and dropped when the ping fails
+    /// too, so a broken connection fails at most the request that found it broken.
+    fn has_broken(&self, conn: &mut ManagedConnection) -> bool {
+        if conn.suspect {
+            conn.suspect = false;
+            if ping(conn).is_err() {
+                return true;
+            }
+        }
+        conn.returned_at = Instant::now();
         false
     }
 }
@@ -230,10 +289,7 @@ pub fn connect_sized(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
     // Connect once up front so a bad URL fails with the driver's message, not a pool timeout.
     let first = url.establish()?;
     drop(first);
-    // Each checkout pings the connection (`SELECT 1`, r2d2's default): a connection that a
-    // database restart broke is replaced before a request uses it. It costs a round trip per
-    // request: turned off, the cached PostgreSQL feed went from about 6,800 to 8,700 requests/s,
-    // but nothing would then notice a dead connection before a request fails on it.
+    // Checkout pings only connections idle for a while (see `DbManager::is_valid`).
     Ok(r2d2::Pool::builder()
         .max_size(size)
         .connection_timeout(Duration::from_secs(10))
@@ -284,7 +340,11 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get()?;
-        f(&mut conn)
+        let result = f(&mut conn);
+        if result.is_err() {
+            conn.mark_suspect();
+        }
+        result
     })
     .await
     .map_err(|_| StoreError::Cancelled)?
@@ -300,7 +360,11 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get().map_err(StoreError::from)?;
-        f(&mut conn)
+        let result = f(&mut conn);
+        if result.is_err() {
+            conn.mark_suspect();
+        }
+        result
     })
     .await
     .map_err(|_| E::from(StoreError::Cancelled))?

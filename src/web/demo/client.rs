@@ -277,7 +277,7 @@ mod tests {
             api_clients
                 .filter(name.eq(DEMO_CLIENT_NAME))
                 .count()
-                .get_result(&mut conn)
+                .get_result(&mut **conn)
                 .unwrap()
         };
         assert_eq!(count, 1);
