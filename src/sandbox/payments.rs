@@ -13,8 +13,7 @@ use serde_json::{json, Value};
 
 use super::error::StetError;
 use super::history::{Generated, History, Kind};
-use super::money::parse_minor;
-use super::money::splitmix64;
+use super::money::{parse_minor, splitmix64};
 use super::oauth::{redirect_with, LoginSession, Purpose, Scope};
 use super::pages;
 use super::personas::{self, AccountSpec};
