@@ -31,8 +31,11 @@ pub fn init(format: LogFormat) -> LogGuard {
         .lossy(false)
         .thread_name("passerelle-log")
         .finish(std::io::stderr());
+    // Colours only on a terminal: escape codes in a file or a log shipper's pipe are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(writer);
     let installed = match format {
         LogFormat::Json => builder.json().try_init(),
