@@ -289,19 +289,25 @@ async fn seed_account(app: &TestApp, connection_id: &str) -> String {
     .unwrap()
 }
 
+/// Creates a connection for user `u-1` through the API and seeds an account under it, with a
+/// balance and 250 transactions (see [`seed_account`]); returns the account's id.
+async fn connected_account(api: &Api<'_>) -> String {
+    let (_, created) = api
+        .call(
+            "POST",
+            "/v1/users/u-1/connections",
+            Some(new_connection_body()),
+        )
+        .await;
+    seed_account(api.app, created["id"].as_str().unwrap()).await
+}
+
 #[actix_web::test]
 async fn accounts_balances_and_the_transaction_feed_page_newest_first() {
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;
         let api = Api::new(&app, &app.api_key);
-        let (_, created) = api
-            .call(
-                "POST",
-                "/v1/users/u-1/connections",
-                Some(new_connection_body()),
-            )
-            .await;
-        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+        let account = connected_account(&api).await;
 
         let (status, list) = api.call("GET", "/v1/users/u-1/accounts", None).await;
         assert_eq!(status, 200);
@@ -376,14 +382,7 @@ async fn accounts_balances_and_the_transaction_feed_page_newest_first() {
 async fn bad_feed_parameters_are_refused_naming_them() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let api = Api::new(&app, &app.api_key);
-    let (_, created) = api
-        .call(
-            "POST",
-            "/v1/users/u-1/connections",
-            Some(new_connection_body()),
-        )
-        .await;
-    let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+    let account = connected_account(&api).await;
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=501", "limit"),
@@ -414,14 +413,7 @@ async fn a_cached_feed_page_is_never_served_once_its_rows_change_nor_to_another_
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;
         let api = Api::new(&app, &app.api_key);
-        let (_, created) = api
-            .call(
-                "POST",
-                "/v1/users/u-1/connections",
-                Some(new_connection_body()),
-            )
-            .await;
-        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+        let account = connected_account(&api).await;
         let path = format!("/v1/accounts/{account}/transactions?limit=10");
         let first = |page: &Value| page["transactions"][0].clone();
 
@@ -515,14 +507,7 @@ async fn the_feed_answers_304_to_a_current_etag_and_200_once_the_page_changes() 
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;
         let api = Api::new(&app, &app.api_key);
-        let (_, created) = api
-            .call(
-                "POST",
-                "/v1/users/u-1/connections",
-                Some(new_connection_body()),
-            )
-            .await;
-        let account = seed_account(&app, created["id"].as_str().unwrap()).await;
+        let account = connected_account(&api).await;
         let url = app.url(&format!("/v1/accounts/{account}/transactions?limit=5"));
         let get = |if_none_match: Option<String>| {
             let mut request = api
