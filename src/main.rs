@@ -122,18 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
-        Command::Banks { json } => {
-            let config = Config::load()?;
-            let hosts = config
-                .sandbox_listen
-                .zip(config.sandbox_web_listen)
-                .map(|(api, web)| (api.to_string(), web.to_string()));
-            let registry = Registry::load(
-                &config.bank_registry,
-                hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
-            )?;
-            print_banks(&registry, json)
-        }
+        Command::Banks { json } => print_banks(&load_registry(&Config::load()?)?, json),
         Command::Certs {
             command:
                 CertsCommand::Dev {
@@ -258,16 +247,22 @@ fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn probe(bank_id: &str, live: bool) -> anyhow::Result<()> {
-    let config = Config::load()?;
+/// The registry as a command outside `serve` sees it: the sandbox profiles point at the
+/// configured sandbox addresses (`serve` uses the addresses it actually bound).
+fn load_registry(config: &Config) -> anyhow::Result<Registry> {
     let hosts = config
         .sandbox_listen
         .zip(config.sandbox_web_listen)
         .map(|(api, web)| (api.to_string(), web.to_string()));
-    let registry = Registry::load(
+    Ok(Registry::load(
         &config.bank_registry,
         hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
-    )?;
+    )?)
+}
+
+fn probe(bank_id: &str, live: bool) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    let registry = load_registry(&config)?;
     let bank = registry
         .get(bank_id)
         .with_context(|| format!("unknown bank `{bank_id}` (see `passerelle banks`)"))?

@@ -484,19 +484,26 @@ async fn o_confirmation_takes_the_psus_token() {
     );
 }
 
+/// Asks, with a `cbpii` token, whether LEA's second account covers `amount`; returns `result`.
+async fn covered(sbx: &Sandbox, token: &str, amount: &str) -> Value {
+    let answer = sbx
+        .send(
+            Call::new(Method::POST, BCP, "/funds-confirmations", token).json(&json!({
+                "paymentCoverageRequestId": "cov-1",
+                "instructedAmount": {"currency": "EUR", "amount": amount},
+                "accountId": {"iban": LEA_IBAN_2}
+            })),
+        )
+        .await;
+    answer.json()["result"].clone()
+}
+
 #[actix_web::test]
 async fn funds_confirmation_compares_with_the_booked_balance() {
     let sbx = Sandbox::start().await;
     let token = sbx.login(BCP, "LEA", "cbpii").await.access;
-    let ask = |amount: &str| {
-        Call::new(Method::POST, BCP, "/funds-confirmations", &token).json(&json!({
-            "paymentCoverageRequestId": "cov-1",
-            "instructedAmount": {"currency": "EUR", "amount": amount},
-            "accountId": {"iban": LEA_IBAN_2}
-        }))
-    };
-    assert_eq!(sbx.send(ask("100.00")).await.json()["result"], true);
-    assert_eq!(sbx.send(ask("999999.00")).await.json()["result"], false);
+    assert_eq!(covered(&sbx, &token, "100.00").await, true);
+    assert_eq!(covered(&sbx, &token, "999999.00").await, false);
 }
 
 #[actix_web::test]
@@ -675,15 +682,8 @@ async fn payments_not_yet_executed_count_against_what_the_account_may_spend() {
     assert_eq!(confirm(&sbx, &pisp, &first).await, "ACSP");
 
     let cbpii = sbx.login(BCP, "LEA", "cbpii").await.access;
-    let covered = |amount: &str| {
-        Call::new(Method::POST, BCP, "/funds-confirmations", &cbpii).json(&json!({
-            "paymentCoverageRequestId": "cov-2",
-            "instructedAmount": {"currency": "EUR", "amount": amount},
-            "accountId": {"iban": LEA_IBAN_2}
-        }))
-    };
-    assert_eq!(sbx.send(covered("4.00")).await.json()["result"], true);
-    assert_eq!(sbx.send(covered("10.00")).await.json()["result"], false);
+    assert_eq!(covered(&sbx, &cbpii, "4.00").await, true);
+    assert_eq!(covered(&sbx, &cbpii, "10.00").await, false);
 
     let (second, _) = sbx
         .approved_payment(BCP, "LEA", &payment_request(LEA_IBAN_2, "10.00"))

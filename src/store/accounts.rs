@@ -63,13 +63,20 @@ pub fn find_for_client(
     id: &str,
     api_client_id: &str,
 ) -> QueryResult<Option<AccountRow>> {
+    owned_by(id, api_client_id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The account `id`, joined to its owner, kept only if that is `api_client_id`: the tenancy
+/// rule shared by every `…_for_client` lookup of an account.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn owned_by<'a>(id: &'a str, api_client_id: &'a str) -> _ {
     accounts::table
         .inner_join(connections::table.inner_join(users::table))
         .filter(accounts::id.eq(id))
         .filter(users::api_client_id.eq(api_client_id))
-        .select(AccountRow::as_select())
-        .first(conn)
-        .optional()
 }
 
 /// The account's feed version if it belongs to `api_client_id`: a value that the database's
@@ -81,10 +88,7 @@ pub fn feed_version_for_client(
     id: &str,
     api_client_id: &str,
 ) -> QueryResult<Option<i64>> {
-    accounts::table
-        .inner_join(connections::table.inner_join(users::table))
-        .filter(accounts::id.eq(id))
-        .filter(users::api_client_id.eq(api_client_id))
+    owned_by(id, api_client_id)
         .select(accounts::feed_version)
         .first(conn)
         .optional()
