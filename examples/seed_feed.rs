@@ -16,7 +16,7 @@
 
 use anyhow::Context;
 use chrono::{Duration, NaiveDate};
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 use passerelle::api::auth::create_client_with_key;
 use passerelle::app;
@@ -135,7 +135,7 @@ fn main() -> anyhow::Result<()> {
         let rows: Vec<TransactionRow> = (written..end)
             .map(|n| transaction(&mut rng, &account.id, n, count, newest))
             .collect();
-        conn.transaction::<_, anyhow::Error, _>(|conn| {
+        passerelle::store::write_transaction::<_, anyhow::Error, _>(conn, |conn| {
             // PostgreSQL over a socket pays a round trip per statement, and the sync's upsert is
             // two (100,000 of them took minutes): multi-row INSERTs of fresh rows instead, which
             // store exactly what the upsert would for rows it has never seen.

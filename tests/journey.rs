@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use awc::http::StatusCode;
+use common::http_browser::{
+    api, bank_login, between, connect, consent_all, new_connection, to_bank, HttpBrowser,
+};
 use common::{TestApp, TestDb};
-use openssl::ssl::{SslConnector, SslMethod};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Every log line of this test binary, for the "no secret in logs" check.
 static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
@@ -42,175 +41,12 @@ fn logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
 }
 
-/// A browser stand-in: trusts the development CA, has no client certificate, follows nothing
-/// by itself.
-fn browser(app: &TestApp) -> awc::Client {
-    let mut tls = SslConnector::builder(SslMethod::tls()).unwrap();
-    tls.set_ca_file(app.data_dir.path().join("certs/ca.pem"))
-        .unwrap();
-    awc::Client::builder()
-        .connector(awc::Connector::new().openssl(tls.build()))
-        .disable_redirects()
-        .timeout(Duration::from_secs(30))
-        .add_default_header(("Accept-Language", "fr-FR,fr;q=0.9,en;q=0.5"))
-        .add_default_header(("User-Agent", "journey-test"))
-        .finish()
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-async fn get(client: &awc::Client, url: &str) -> Page {
-    let mut r = client.get(url).send().await.unwrap();
-    Page {
-        status: r.status(),
-        location: r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: String::from_utf8_lossy(&r.body().limit(1 << 22).await.unwrap()).into_owned(),
-    }
-}
-
-async fn post(client: &awc::Client, url: &str, form: &[(&str, &str)]) -> Page {
-    let mut r = client.post(url).send_form(&form).await.unwrap();
-    Page {
-        status: r.status(),
-        location: r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body: String::from_utf8_lossy(&r.body().limit(1 << 22).await.unwrap()).into_owned(),
-    }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("`{start}` in {text}"))
-        + start.len();
-    &text[from..from + text[from..].find(end).unwrap()]
-}
-
-async fn api(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = awc::Client::default();
-    let request = client
-        .request(method.parse().unwrap(), app.url(path))
-        .insert_header(("Authorization", format!("Bearer {}", app.api_key)));
-    let mut response = match body {
-        Some(b) => request.send_json(&b).await.unwrap(),
-        None => request.send().await.unwrap(),
-    };
-    let bytes = response.body().limit(1 << 22).await.unwrap();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (response.status().as_u16(), value)
-}
-
-async fn new_connection(app: &TestApp, user: &str, bank: &str) -> (String, String) {
-    let (status, created) = api(
-        app,
-        "POST",
-        &format!("/v1/users/{user}/connections"),
-        Some(json!({"bank_id": bank, "redirect_url": "https://app.example/done"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    (
-        created["id"].as_str().unwrap().to_owned(),
-        created["connect_url"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// From the connect page to the bank's login page URL.
-async fn to_bank(client: &awc::Client, connect_url: &str) -> String {
-    let page = get(client, connect_url).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("Banque BCP") || page.body.contains("Caisse"),
-        "names the bank"
-    );
-    assert!(
-        page.body.contains("Continuer vers"),
-        "French for a French browser"
-    );
-    let go = post(client, connect_url, &[]).await;
-    assert_eq!(go.status, 303, "{}", go.body);
-    go.location.unwrap()
-}
-
-/// Logs in at the sandbox as `persona` and returns where the bank sends the browser.
-async fn bank_login(client: &awc::Client, authorize_url: &str, persona: &str) -> String {
-    let login = get(client, authorize_url).await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
-    let action = url::Url::parse(authorize_url).unwrap();
-    let action = action.as_str().split('?').next().unwrap().to_owned();
-    let otp = post(
-        client,
-        &action,
-        &[
-            ("session", &session),
-            ("action", "login"),
-            ("psu_id", persona),
-        ],
-    )
-    .await;
-    assert_eq!(otp.status, 200, "{}", otp.body);
-    let done = post(
-        client,
-        &action,
-        &[
-            ("session", &session),
-            ("action", "otp"),
-            ("otp", "12345678"),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, 302, "{}", done.body);
-    done.location.unwrap()
-}
-
-/// Ticks everything on the consent page and submits; returns the final redirect.
-async fn consent_all(app: &TestApp, client: &awc::Client, consent_page: &Page) -> String {
-    assert_eq!(
-        consent_page.status, 200,
-        "{:?} {}",
-        consent_page.location, consent_page.body
-    );
-    let action = between(&consent_page.body, "action=\"", "\"").to_owned();
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for kind in ["balances", "transactions"] {
-        let marker = format!("name=\"{kind}\" value=\"");
-        for piece in consent_page.body.split(&marker).skip(1) {
-            fields.push((
-                kind.to_owned(),
-                piece[..piece.find('"').unwrap()].to_owned(),
-            ));
-        }
-    }
-    assert!(
-        !fields.is_empty(),
-        "accounts offered: {}",
-        consent_page.body
-    );
-    let form: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let done = post(client, &app.url(&action), &form).await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    done.location.unwrap()
-}
-
 #[actix_web::test]
 async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
     capture_logs();
     for db in TestDb::all() {
         let app = TestApp::spawn_with_sandbox(db).await;
-        let client = browser(&app);
+        let client = HttpBrowser::new(&app);
         let (id, connect_url) = new_connection(&app, "georges", "sandbox-bcp").await;
         let authorize = to_bank(&client, &connect_url).await;
         assert!(
@@ -223,7 +59,7 @@ async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
         );
         let callback = bank_login(&client, &authorize, "GEORGES").await;
         assert!(callback.starts_with(&app.url("/callback")), "{callback}");
-        let consent = get(&client, &callback).await;
+        let consent = client.get(&callback).await;
         let back = consent_all(&app, &client, &consent).await;
         assert_eq!(
             back,
@@ -282,7 +118,7 @@ async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
 async fn state_attacks_get_an_error_page_and_store_nothing() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let (_, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
     let authorize = to_bank(&client, &connect_url).await;
     let callback = bank_login(&client, &authorize, "LEA").await;
@@ -299,19 +135,19 @@ async fn state_attacks_get_an_error_page_and_store_nothing() {
         format!("/callback?code={code}"),
         format!("/callback?code={code}&state=forged"),
     ] {
-        let page = get(&client, &app.url(&url)).await;
+        let page = client.get(&app.url(&url)).await;
         assert_eq!(page.status, 400, "{url}");
         assert!(page.body.contains("id=\"error\""));
     }
     // The real one works once…
-    let consent = get(&client, &callback).await;
+    let consent = client.get(&callback).await;
     assert_eq!(consent.status, 200, "{}", consent.body);
     // …and a replay is refused.
-    let replay = get(&client, &callback).await;
+    let replay = client.get(&callback).await;
     assert_eq!(replay.status, 400);
 
     // The used connect link is dead now.
-    let used = get(&client, &connect_url).await;
+    let used = client.get(&connect_url).await;
     assert_eq!(used.status, 410);
 
     // An expired state: a fresh journey, its state aged in the database.
@@ -330,7 +166,7 @@ async fn state_attacks_get_an_error_page_and_store_nothing() {
     .await
     .unwrap();
     let callback = bank_login(&client, &authorize, "LEA").await;
-    let expired = get(&client, &callback).await;
+    let expired = client.get(&callback).await;
     assert_eq!(expired.status, 400, "{}", expired.body);
 
     let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
@@ -345,20 +181,17 @@ async fn state_attacks_get_an_error_page_and_store_nothing() {
 async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
     let authorize = to_bank(&client, &connect_url).await;
-    let login = get(&client, &authorize).await;
+    let login = client.get(&authorize).await;
     let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
     let action = authorize.split('?').next().unwrap().to_owned();
-    let cancelled = post(
-        &client,
-        &action,
-        &[("session", &session), ("action", "cancel")],
-    )
-    .await;
+    let cancelled = client
+        .post(&action, &[("session", &session), ("action", "cancel")])
+        .await;
     assert_eq!(cancelled.status, 302, "{}", cancelled.body);
-    let back = get(&client, &cancelled.location.unwrap()).await;
+    let back = client.get(&cancelled.location.unwrap()).await;
     assert_eq!(back.status, 303);
     assert_eq!(
         back.location.unwrap(),
@@ -381,28 +214,11 @@ async fn stored_tokens(app: &TestApp, id: &str) -> passerelle::connect::tokens::
     .unwrap()
 }
 
-/// The whole journey for `persona` at `bank`; returns the connection id.
-async fn connect(
-    app: &TestApp,
-    client: &awc::Client,
-    user: &str,
-    bank: &str,
-    persona: &str,
-) -> String {
-    let (id, connect_url) = new_connection(app, user, bank).await;
-    let authorize = to_bank(client, &connect_url).await;
-    let callback = bank_login(client, &authorize, persona).await;
-    let consent = get(client, &callback).await;
-    let back = consent_all(app, client, &consent).await;
-    assert!(back.ends_with("status=active"), "{back}");
-    id
-}
-
 #[actix_web::test]
 async fn one_user_connecting_both_sandbox_banks_sees_all_their_accounts() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let bcp = connect(&app, &client, "georges", "sandbox-bcp", "GEORGES").await;
     let ce = connect(
         &app,
@@ -480,7 +296,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
     capture_logs();
     for db in TestDb::all() {
         let app = TestApp::spawn_with_sandbox(db).await;
-        let client = browser(&app);
+        let client = HttpBrowser::new(&app);
         let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
         let authorize = to_bank(&client, &connect_url).await;
         let callback = bank_login(&client, &authorize, "LEA").await;
@@ -489,7 +305,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
             .query_pairs()
             .into_owned()
             .collect();
-        let consent = get(&client, &callback).await;
+        let consent = client.get(&callback).await;
         consent_all(&app, &client, &consent).await;
 
         let pair = stored_tokens(&app, &id).await;
@@ -549,7 +365,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
 async fn changing_the_shared_accounts_later_needs_no_new_sca() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
     let (status, link) = api(
         &app,
@@ -560,10 +376,10 @@ async fn changing_the_shared_accounts_later_needs_no_new_sca() {
     .await;
     assert_eq!(status, 200);
     let connect_url = link["connect_url"].as_str().unwrap();
-    let page = get(&client, connect_url).await;
+    let page = client.get(connect_url).await;
     assert_eq!(page.status, 200);
     // Tokens still valid: straight to the consent page, no trip to the bank.
-    let consent = post(&client, connect_url, &[]).await;
+    let consent = client.post(connect_url, &[]).await;
     assert_eq!(
         consent.status, 200,
         "{:?} {}",
@@ -572,12 +388,9 @@ async fn changing_the_shared_accounts_later_needs_no_new_sca() {
     assert!(consent.body.contains("name=\"balances\""));
     let action = between(&consent.body, "action=\"", "\"").to_owned();
     let first_iban = between(&consent.body, "name=\"balances\" value=\"", "\"").to_owned();
-    let done = post(
-        &client,
-        &app.url(&action),
-        &[("balances", first_iban.as_str())],
-    )
-    .await;
+    let done = client
+        .post(&app.url(&action), &[("balances", first_iban.as_str())])
+        .await;
     assert_eq!(done.status, 303);
     assert!(done.location.unwrap().ends_with("status=active"));
 
@@ -609,7 +422,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
     use secrecy::ExposeSecret;
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
     let connectors = BankConnectors::new(app.state.config.clone(), app.state.registry.clone());
     let connector = connectors.get("sandbox-bcp").unwrap();
@@ -666,7 +479,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
 async fn deleting_a_connection_revokes_it_at_the_bank() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
-    let client = browser(&app);
+    let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
     let pair = stored_tokens(&app, &id).await;
     let (status, _) = api(&app, "DELETE", &format!("/v1/connections/{id}"), None).await;

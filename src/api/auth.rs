@@ -15,7 +15,6 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::store::models::{ApiClientRow, ApiKeyRow};
 use crate::store::{self, api_clients, DbConnection, StoreError};
-use diesel::Connection;
 
 /// A freshly minted key: shown once, then only its hash exists.
 pub struct NewApiKey {
@@ -63,7 +62,7 @@ pub fn create_client_with_key(
         disabled_at: None,
     };
     let minted = mint(&client.id)?;
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         api_clients::insert_client(conn, &client)?;
         api_clients::insert_key(conn, &minted.row)
     })?;

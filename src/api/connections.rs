@@ -3,7 +3,6 @@
 
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{Duration, NaiveDateTime};
-use diesel::Connection as _;
 use openssl::rand::rand_bytes;
 use openssl::sha::sha256;
 use serde::{Deserialize, Serialize};
@@ -224,7 +223,7 @@ pub async fn create(
     }
     let app = state.clone();
     let link = store::run(&state.pool, move |conn| {
-        Ok(conn.transaction(|conn| {
+        Ok(crate::store::write_transaction(conn, |conn| {
             let user = users::find_or_create(conn, &client.0.id, &user_id)?;
             let now = store::now();
             let row = ConnectionRow {
@@ -399,7 +398,7 @@ pub async fn remove(
     };
     let delete_data = state.config.revoked_data == RevokedData::Delete;
     store::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
+        crate::store::write_transaction(conn, |conn| {
             tokens::delete_for_connection(conn, &row.id)?;
             if delete_data {
                 accounts::delete_for_connection(conn, &row.id)?;

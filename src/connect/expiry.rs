@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::{Connection, QueryResult};
+use diesel::QueryResult;
 use serde_json::json;
 
 use super::audit_consent;
@@ -21,7 +21,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// audits each as `consent.expired` (actor `passerelle`); returns their ids. Safe to run from
 /// several processes at once: each expiry is taken, and audited, once.
 pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<String>> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         let expired = connections::expire_due(conn, at)?;
         for row in &expired {
             let client = users::find_by_id(conn, &row.user_id)?.map(|u| u.api_client_id);

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDateTime};
-use diesel::Connection as _;
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
@@ -89,7 +88,7 @@ pub fn store_tokens(
         }),
         None => None,
     };
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         tokens::upsert(conn, &access)?;
         if let Some(refresh) = &refresh {
             tokens::upsert(conn, refresh)?;
@@ -118,7 +117,7 @@ pub fn load_tokens(
 pub fn reseal_all(conn: &mut DbConnection, keyring: &Keyring) -> Result<usize, TokenError> {
     let rows = tokens::all(conn)?;
     let mut changed = 0;
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         for mut row in rows {
             if let Some(sealed) =
                 keyring.reseal(&row.sealed, &aad(&row.connection_id, &row.kind))?
@@ -222,7 +221,9 @@ impl StoredToken {
                 if matches!(&e, OAuthError::Rejected { error, .. } if error == "invalid_grant") {
                     let id = self.connection_id.clone();
                     let marked = store::run(&self.pool, move |conn| {
-                        Ok(conn.transaction(|conn| mark_refused(conn, &id))?)
+                        Ok(crate::store::write_transaction(conn, |conn| {
+                            mark_refused(conn, &id)
+                        })?)
                     })
                     .await;
                     if let Err(err) = marked {

@@ -9,7 +9,7 @@ use super::DbConnection;
 /// Inserts the account, or refreshes the bank-side fields of the one with the same
 /// `(connection_id, account_key)`, keeping its Passerelle id. Returns the stored row.
 pub fn upsert(conn: &mut DbConnection, row: &AccountRow) -> QueryResult<AccountRow> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         let existing = accounts::table
             .filter(accounts::connection_id.eq(&row.connection_id))
             .filter(accounts::account_key.eq(&row.account_key))

@@ -9,7 +9,7 @@ use super::DbConnection;
 /// Stores the snapshot, replacing the one for the same account, type and day (a later fetch the
 /// same day wins; earlier days stay as history).
 pub fn upsert(conn: &mut DbConnection, row: &BalanceRow) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         diesel::delete(
             balances::table
                 .filter(balances::account_id.eq(&row.account_id))

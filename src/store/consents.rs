@@ -9,7 +9,7 @@ use super::DbConnection;
 /// Records `row` as the connection's consent in force, superseding the previous version, in one
 /// transaction. `row.version` is overwritten with the next number.
 pub fn record(conn: &mut DbConnection, mut row: ConsentRow) -> QueryResult<ConsentRow> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         let last: Option<i64> = consents::table
             .filter(consents::connection_id.eq(&row.connection_id))
             .select(diesel::dsl::max(consents::version))

@@ -11,7 +11,7 @@ use super::{now, DbConnection};
 /// Enqueues a job unless one with the same `dedup_key` is still queued or running.
 /// Returns whether a new job was stored.
 pub fn enqueue(conn: &mut DbConnection, row: &JobRow) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         if let Some(key) = &row.dedup_key {
             // A finished job frees its key for the next run of the same work.
             diesel::delete(
@@ -73,6 +73,8 @@ pub fn claim(
         )
     };
     let claimed: Option<String> = match conn {
+        // The claim differs per backend (see the module docs); both are write transactions.
+        #[allow(clippy::disallowed_methods)]
         DbConnection::Pg(c) => c.transaction(|c| {
             let id: Option<String> = due.for_update().skip_locked().first(c).optional()?;
             if let Some(id) = &id {

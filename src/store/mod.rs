@@ -296,6 +296,52 @@ pub fn connect_sized(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
         .build_unchecked(DbManager::new(url.clone())))
 }
 
+/// Runs `f` in a transaction that may write. On SQLite the transaction takes the write lock up
+/// front (`BEGIN IMMEDIATE`): a deferred transaction that reads, then writes, cannot wait for a
+/// writer that committed after its read (SQLite answers `SQLITE_BUSY` at once, without the busy
+/// timeout), which turned a few concurrent journeys into 500s. An immediate one waits its turn
+/// under the busy timeout instead. Nested calls become savepoints, as with
+/// [`Connection::transaction`]. On PostgreSQL this is an ordinary transaction.
+///
+/// Every transaction of the product goes through here (clippy's `disallowed-methods` refuses a
+/// direct `Connection::transaction`).
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        DbConnection::Pg(_) => false,
+    };
+    match conn {
+        DbConnection::Sqlite(c) if outermost_sqlite => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+        }
+        #[allow(clippy::disallowed_methods)]
+        _ => return conn.transaction(f),
+    }
+    // From here on the multi-connection's manager, which hands each call to SQLite's.
+    match f(conn) {
+        Ok(value) => match Manager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit) => {
+                // A failed COMMIT may leave the transaction open: end it before reporting.
+                let _ = Manager::rollback_transaction(conn);
+                Err(commit.into())
+            }
+        },
+        Err(e) => {
+            Manager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
 /// Applies every pending migration; each runs in its own transaction and rolls back on failure.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let applied = match conn {

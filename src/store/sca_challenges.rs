@@ -34,7 +34,7 @@ pub fn consume(
     purpose: &str,
     at: NaiveDateTime,
 ) -> QueryResult<Result<ScaChallengeRow, ConsumeError>> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         let won = diesel::update(
             sca_challenges::table
                 .filter(sca_challenges::state_hash.eq(state_hash))

@@ -12,7 +12,7 @@ pub fn find_or_create(
     api_client_id: &str,
     external_id: &str,
 ) -> QueryResult<UserRow> {
-    conn.transaction(|conn| {
+    crate::store::write_transaction(conn, |conn| {
         if let Some(user) = find(conn, api_client_id, external_id)? {
             return Ok(user);
         }

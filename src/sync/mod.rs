@@ -11,7 +11,6 @@ pub mod rows;
 use std::collections::HashSet;
 
 use chrono::{Duration, TimeZone, Utc};
-use diesel::Connection as _;
 
 use crate::bank::{BankError, Connector, DateRange, PsuContext, RawExchange, TokenSource};
 use crate::connect::banks::BankConnector;
@@ -202,7 +201,7 @@ impl SyncRequest<'_> {
         let trigger = self.trigger.to_owned();
         let vault = vault_rows(&bank_id, &connection_id, &exchanges);
         let result = store::run_with(self.pool, move |conn| {
-            conn.transaction(|conn| {
+            crate::store::write_transaction(conn, |conn| {
                 let mut stored = std::collections::HashMap::new();
                 for row in &account_rows {
                     let saved = accounts::upsert(conn, row)?;

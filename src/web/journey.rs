@@ -11,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Duration;
-use diesel::Connection as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -388,7 +387,7 @@ async fn finish_authorization(
     let (user_id, was_active) = (connection.user_id.clone(), connection.status == "active");
     let scopes = tokens.scopes.join(" ");
     store::run_with(&state.pool, move |conn| {
-        conn.transaction(|conn| {
+        crate::store::write_transaction(conn, |conn| {
             store_tokens(conn, &keyring, &id, &tokens, Some(expires))
                 .map_err(|e| Failure::new("internal_error", e))?;
             connections::update(
@@ -633,7 +632,7 @@ async fn apply_consent(
     };
     let (user_id, id) = (connection.user_id.clone(), connection.id.clone());
     let consent = store::run_with(&state.pool, move |conn| {
-        conn.transaction(|conn| {
+        crate::store::write_transaction(conn, |conn| {
             let had = consents::current(conn, &id)?.is_some();
             let recorded = consents::record(conn, consent)?;
             let client = users::find_by_id(conn, &user_id)?.map(|u| u.api_client_id);

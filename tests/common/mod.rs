@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
+pub mod http_browser;
 pub mod sandbox;
 
 use std::path::PathBuf;

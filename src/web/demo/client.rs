@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use diesel::Connection as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -36,7 +35,7 @@ impl DemoClient {
             .to_string()];
         let allowlist_json = serde_json::to_string(&allowlist)?;
         let mut conn = pool.get().context("database pool")?;
-        let key = conn.transaction(|conn| -> anyhow::Result<String> {
+        let key = crate::store::write_transaction(&mut conn, |conn| -> anyhow::Result<String> {
             let client = match api_clients::find_client_by_name(conn, DEMO_CLIENT_NAME)? {
                 Some(client) => client,
                 None => {
