@@ -1,5 +1,6 @@
-//! Logs: `tracing` with one root span per request that records the path only. The query string
-//! never reaches a log line, because OAuth codes and states travel in it.
+//! Logs: `tracing` with one root span per request that records the route's template, never the
+//! path as sent nor its query string: OAuth codes and states travel in the query, and the
+//! journey's links (`/connect/{token}`, `/consent/{token}`) carry a bearer secret in the path.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -46,7 +47,8 @@ pub fn init(format: LogFormat) -> LogGuard {
     }
 }
 
-/// The root span of every request: method, path (no query), request id, status.
+/// The root span of every request: method, route template (no path segment, no query), request
+/// id, status.
 pub struct PathOnlyRootSpan;
 
 impl RootSpanBuilder for PathOnlyRootSpan {
@@ -56,10 +58,15 @@ impl RootSpanBuilder for PathOnlyRootSpan {
             .get::<tracing_actix_web::RequestId>()
             .map(|id| id.to_string())
             .unwrap_or_default();
+        // The template comes from the app's resource map, known before routing; a path that
+        // matches no route is not logged at all (it could be a mistyped link token).
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "(no route)".to_owned());
         tracing::info_span!(
             "http",
             method = %request.method(),
-            path = %request.path(),
+            route = %route,
             request_id = %request_id,
             status = tracing::field::Empty,
             error = tracing::field::Empty,

@@ -306,7 +306,9 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
             .into_owned()
             .collect();
         let consent = client.get(&callback).await;
+        let form_token = between(&consent.body, "action=\"/consent/", "\"").to_owned();
         consent_all(&app, &client, &consent).await;
+        let link_token = connect_url.rsplit('/').next().unwrap().to_owned();
 
         let pair = stored_tokens(&app, &id).await;
         let secrets = [
@@ -330,7 +332,15 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
         }
         let logged = logs();
         assert!(logged.contains("/callback"), "the journey was logged");
-        for secret in secrets.iter().chain([&query["code"], &query["state"]]) {
+        assert!(
+            logged.contains("/connect/{token}") && logged.contains("/consent/{token}"),
+            "routes are logged by their template"
+        );
+        for secret in
+            secrets
+                .iter()
+                .chain([&query["code"], &query["state"], &link_token, &form_token])
+        {
             assert!(!logged.contains(secret.as_str()), "a secret in the logs");
         }
 
