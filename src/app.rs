@@ -52,6 +52,7 @@ impl Application {
     /// Loads the registry, opens and migrates the database, makes sure the TPP certificates
     /// exist, and binds the listener. Every failure names its culprit.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::data_dir::prepare(&config.data_dir)?;
         prepare_certificates(&config)?;
         // The sandbox starts first: with port 0 only the bound addresses are known, and the
         // registry's sandbox profiles point at them.
@@ -216,8 +217,9 @@ pub fn load_keyring(config: &Config) -> anyhow::Result<Keyring> {
     }
 }
 
-/// Opens the pool and applies pending migrations.
+/// Checks the data directory, opens the pool and applies pending migrations.
 pub fn open_database(config: &Config) -> anyhow::Result<Pool> {
+    crate::data_dir::prepare(&config.data_dir)?;
     let pool = store::connect_sized(&config.database_url, config.database_pool_size)?;
     let mut conn = pool.get().context("database pool")?;
     let applied = store::run_migrations(&mut conn)?;

@@ -124,9 +124,9 @@ impl DatabaseUrl {
         };
         match self {
             Self::Sqlite(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-                }
+                // IBANs and raw bank answers: the files are the owner's alone (0600, in a 0700
+                // directory when Passerelle creates it).
+                crate::data_dir::private_sqlite_files(path).map_err(|e| fail(&e))?;
                 let path = path.to_str().ok_or_else(|| fail(&"path is not UTF-8"))?;
                 let mut conn = SqliteConnection::establish(path).map_err(|e| fail(&e))?;
                 // WAL lets readers work while the sync writes; the busy timeout turns lock
