@@ -105,6 +105,7 @@ fn main() -> anyhow::Result<()> {
         lease_until: None,
         created_at: now,
         updated_at: now,
+        sca_browser_hash: None,
     };
     connections::insert(conn, &connection)?;
     let account = accounts::upsert(

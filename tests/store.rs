@@ -138,6 +138,7 @@ fn seed(conn: &mut DbConnection) -> Seed {
         lease_until: None,
         created_at: t,
         updated_at: t,
+        sca_browser_hash: None,
     };
     connections::insert(conn, &connection).unwrap();
     let account = AccountRow {
@@ -703,6 +704,8 @@ fn sca_challenge_state_is_single_use_and_expires() {
             expires_at: expires,
             consumed_at: None,
             created_at: t,
+            browser_hash: None,
+            proof: None,
         };
         let live = challenge(&new_id(), t + Duration::minutes(15));
         sca_challenges::insert(conn, &live).unwrap();
@@ -746,6 +749,8 @@ fn webhooks_outbox_and_deliveries_round_trip() {
             secret_sealed: vec![1; 40],
             event_types: r#"["connection.active"]"#.into(),
             created_at: t,
+            browser_hash: None,
+            proof: None,
             disabled_at: None,
         };
         webhooks::insert_endpoint(conn, &endpoint).unwrap();

@@ -172,6 +172,8 @@ fn new_connect_link(
             expires_at,
             consumed_at: None,
             created_at: now,
+            browser_hash: None,
+            proof: None,
         },
     )?;
     let connect_url = state
@@ -241,6 +243,7 @@ pub async fn create(
                 lease_until: None,
                 created_at: now,
                 updated_at: now,
+                sca_browser_hash: None,
             };
             connections::insert(conn, &row)?;
             new_connect_link(conn, &app, &row)

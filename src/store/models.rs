@@ -59,6 +59,8 @@ pub struct ConnectionRow {
     pub lease_until: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// SHA-256 of the journey cookie of the browser that passed the last SCA.
+    pub sca_browser_hash: Option<String>,
 }
 
 /// A sealed token of one kind (`access` or `refresh`) for a connection.
@@ -255,6 +257,10 @@ pub struct ScaChallengeRow {
     pub expires_at: NaiveDateTime,
     pub consumed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// SHA-256 of the journey cookie of the browser it is bound to, if any.
+    pub browser_hash: Option<String>,
+    /// How a consent form was reached: `sca` (a fresh SCA) or `same_browser`.
+    pub proof: Option<String>,
 }
 
 /// Where an API client wants its events delivered.

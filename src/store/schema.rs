@@ -48,6 +48,7 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sca_browser_hash -> Nullable<Text>,
     }
 }
 
@@ -209,6 +210,8 @@ diesel::table! {
         expires_at -> Timestamp,
         consumed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        browser_hash -> Nullable<Text>,
+        proof -> Nullable<Text>,
     }
 }
 

@@ -273,6 +273,8 @@ async fn start_authorization(
         expires_at: now + Duration::minutes(STATE_TTL_MINUTES),
         consumed_at: None,
         created_at: now,
+        browser_hash: None,
+        proof: None,
     };
     store::run(&state.pool, move |conn| {
         Ok(sca_challenges::insert(conn, &row)?)
@@ -474,6 +476,8 @@ async fn consent_page(
         expires_at: now + Duration::minutes(CONSENT_FORM_TTL_MINUTES),
         consumed_at: None,
         created_at: now,
+        browser_hash: None,
+        proof: None,
     };
     let current = store::run(&state.pool, move |conn| {
         sca_challenges::insert(conn, &row)?;
