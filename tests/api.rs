@@ -4,6 +4,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::NaiveDate;
 use common::api::{connected_account, new_connection_body, seed_account, Api};
 use common::{TestApp, TestDb};
@@ -279,6 +281,39 @@ async fn bad_feed_parameters_are_refused_naming_them() {
             .await;
         assert_eq!(status, 422, "{query}: {problem}");
         assert_eq!(problem["field"], field, "{query}");
+    }
+}
+
+/// No stored id holds NUL, and PostgreSQL cannot even compare with one: such ids are not found
+/// (and such a cursor is invalid) on every backend, never a 500.
+#[actix_web::test]
+async fn ids_holding_nul_are_not_found_on_every_backend() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let account = connected_account(&api).await;
+        for (method, path) in [
+            ("GET", "/v1/connections/a%00b"),
+            ("DELETE", "/v1/connections/a%00b"),
+            ("POST", "/v1/connections/a%00b/reauthorize"),
+            ("GET", "/v1/accounts/a%00b"),
+            ("GET", "/v1/accounts/a%00b/balances"),
+            ("GET", "/v1/accounts/a%00b/transactions"),
+        ] {
+            let (status, problem) = api.call(method, path, None).await;
+            assert_eq!(status, 404, "{method} {path}: {problem}");
+            assert_eq!(problem["code"], "not_found");
+        }
+        let cursor = URL_SAFE_NO_PAD.encode("2026-01-01|a\0b");
+        let (status, problem) = api
+            .call(
+                "GET",
+                &format!("/v1/accounts/{account}/transactions?cursor={cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], "cursor");
     }
 }
 

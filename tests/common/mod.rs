@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod openapi;
 pub mod sandbox;
 
 use std::path::PathBuf;
