@@ -1,6 +1,7 @@
 //! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`,
 //! `sandbox`.
 
+use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +14,38 @@ use passerelle::registry::{Registry, SandboxHosts};
 use passerelle::sandbox::{self, SandboxOptions};
 use passerelle::tls::certs;
 use passerelle::{api, telemetry};
+
+/// Standard output was closed by its reader (`passerelle banks --json | head`): the output ends
+/// there, and `main` exits quietly with success, as `cat` does under `head`.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output closed")]
+struct StdoutClosed;
+
+/// Prints one line to standard output. Rust ignores SIGPIPE, so a reader that went away shows
+/// up as a `BrokenPipe` error, where `println!` panics: this answers [`StdoutClosed`] instead.
+fn print_line(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to standard output")),
+    }
+}
+
+/// `println!` for the commands: ends the command with [`StdoutClosed`] on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        print_line(format_args!($($arg)*))?
+    };
+}
+
+/// `println!` for the servers' start-up lines: a server whose standard output is closed keeps
+/// serving (its logs go to standard error).
+macro_rules! notice {
+    ($($arg:tt)*) => {
+        let _ = print_line(format_args!($($arg)*));
+    };
+}
 
 /// Passerelle, a self-hostable PSD2 open-banking aggregator.
 #[derive(Debug, Parser)]
@@ -99,9 +132,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|cause| cause.is::<StdoutClosed>()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line naming the culprit: the whole cause chain, colon-separated.
-            eprintln!("error: {e:#}");
+            // One line naming the culprit: the whole cause chain, colon-separated. Nothing more
+            // can be said when standard error is closed too.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -115,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load()?;
             let _log = telemetry::init(config.log_format);
             app::open_database(&config)?;
-            println!(
+            out!(
                 "migrations applied ({})",
                 config.database_url.backend_name()
             );
@@ -136,8 +171,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let paths = certs::generate_dev_certs(&out, &options)
                 .with_context(|| format!("cannot generate certificates in {}", out.display()))?;
-            println!("development certificates written to {}", out.display());
-            println!("{paths:#?}");
+            out!("development certificates written to {}", out.display());
+            out!("{paths:#?}");
             Ok(())
         }
         Command::Keys {
@@ -148,7 +183,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = app::open_database(&config)?;
             let mut conn = pool.get().context("database pool")?;
             let changed = passerelle::connect::tokens::reseal_all(&mut conn, &keyring)?;
-            println!(
+            out!(
                 "{changed} token(s) re-sealed under key `{}`",
                 keyring.active_id()
             );
@@ -166,8 +201,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut conn = pool.get().context("database pool")?;
             let (client, key) =
                 api::auth::create_client_with_key(&mut conn, &name, &redirect_urls)?;
-            println!("API client {} ({})", client.name, client.id);
-            println!("API key (shown once, store it now): {key}");
+            out!("API client {} ({})", client.name, client.id);
+            out!("API key (shown once, store it now): {key}");
             Ok(())
         }
     }
@@ -180,16 +215,16 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let public_url = config.public_url.clone();
         let application = Application::build(config).await?;
         tracing::info!(port = application.port(), "Passerelle is listening");
-        println!("Passerelle is running: {public_url}");
+        notice!("Passerelle is running: {public_url}");
         if let Some(sandbox) = application.sandbox() {
-            println!(
+            notice!(
                 "Sandbox bank is running: API {} (client certificate required), login pages {}",
                 sandbox.base_url(),
                 sandbox.web_url()
             );
         }
         if let Some(demo) = application.demo_url() {
-            println!("Demo (a budgeting app on the sandbox bank): {demo}");
+            notice!("Demo (a budgeting app on the sandbox bank): {demo}");
         }
         application.run_until_stopped().await?;
         tracing::info!("stopped");
@@ -206,12 +241,12 @@ fn run_sandbox(config: Config) -> anyhow::Result<()> {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let handle = sandbox::start(options).await?;
-        println!(
+        notice!(
             "Sandbox bank is running: API {} (client certificate required), login pages {}",
             handle.base_url(),
             handle.web_url()
         );
-        println!(
+        notice!(
             "Banks: {0}/banks/12579/stet/psd2/v1.4.2 and {0}/banks/17515/stet/psd2/v1.4.2",
             handle.base_url()
         );
@@ -226,15 +261,18 @@ fn run_sandbox(config: Config) -> anyhow::Result<()> {
 fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
     if json {
         let banks: Vec<_> = registry.banks().collect();
-        println!("{}", serde_json::to_string_pretty(&banks)?);
+        out!("{}", serde_json::to_string_pretty(&banks)?);
         return Ok(());
     }
-    println!(
+    out!(
         "{:<46} {:<6} {:<18} {:<8} NAME",
-        "ID", "CODE", "BRAND", "PROTOCOL"
+        "ID",
+        "CODE",
+        "BRAND",
+        "PROTOCOL"
     );
     for bank in registry.banks() {
-        println!(
+        out!(
             "{:<46} {:<6} {:<18} {:<8} {}{}",
             bank.id.as_str(),
             bank.bank_code.as_str(),
@@ -277,10 +315,10 @@ fn probe(bank_id: &str, live: bool) -> anyhow::Result<()> {
     let mut failed = false;
     for step in &steps {
         match &step.outcome {
-            Ok(what) => println!("PASS {}: {what}", step.name),
+            Ok(what) => out!("PASS {}: {what}", step.name),
             Err(why) => {
                 failed = true;
-                println!("FAIL {}: {why}", step.name);
+                out!("FAIL {}: {why}", step.name);
             }
         }
     }

@@ -4,51 +4,15 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::NaiveDate;
+use common::api::{connected_account, new_connection_body, seed_account, Api};
 use common::{TestApp, TestDb};
 use serde_json::{json, Value};
 
-use passerelle::store::models::{AccountRow, BalanceRow, TransactionRow};
-use passerelle::store::{self, accounts, balances, transactions};
-
-struct Api<'a> {
-    app: &'a TestApp,
-    key: String,
-    client: awc::Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp, key: &str) -> Self {
-        Self {
-            app,
-            key: key.to_owned(),
-            client: awc::Client::default(),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let request = self
-            .client
-            .request(method.parse().unwrap(), self.app.url(path))
-            .insert_header(("Authorization", format!("Bearer {}", self.key)));
-        let mut response = match body {
-            Some(body) => request.send_json(&body).await.unwrap(),
-            None => request.send().await.unwrap(),
-        };
-        let status = response.status().as_u16();
-        let bytes = response.body().limit(1 << 22).await.unwrap();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, value)
-    }
-}
-
-fn new_connection_body() -> Value {
-    json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/banks/done"})
-}
+use passerelle::store::models::TransactionRow;
+use passerelle::store::{self, transactions};
 
 #[actix_web::test]
 async fn creating_a_connection_returns_a_connect_url_and_a_pending_connection() {
@@ -219,89 +183,6 @@ async fn revoking_wipes_the_tokens_audits_and_forbids_reauthorization() {
     assert_eq!(log[0].action, "consent.revoked");
 }
 
-/// Stores one account with a balance and 250 transactions under the connection; returns its id.
-async fn seed_account(app: &TestApp, connection_id: &str) -> String {
-    let connection_id = connection_id.to_owned();
-    store::run(&app.state.pool, move |conn| {
-        let t = store::now();
-        let account = AccountRow {
-            id: store::new_id(),
-            connection_id,
-            account_key: "FR7612579000920400430518020".into(),
-            bank_resource_id: Some("125790009204004305180".into()),
-            iban: Some("FR7612579000920400430518020".into()),
-            iban_valid: false,
-            name: "Compte de LEA".into(),
-            currency: "EUR".into(),
-            cash_account_type: "CACC".into(),
-            usage: Some("PRIV".into()),
-            product: None,
-            status: "active".into(),
-            created_at: t,
-            updated_at: t,
-        };
-        accounts::upsert(conn, &account)?;
-        balances::upsert(
-            conn,
-            &BalanceRow {
-                id: store::new_id(),
-                account_id: account.id.clone(),
-                balance_type: "booked".into(),
-                name: Some("Solde comptable".into()),
-                amount_minor: -15_000,
-                currency: "EUR".into(),
-                reference_date: None,
-                as_of_day: NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
-                fetched_at: t,
-            },
-        )?;
-        for n in 0..250i64 {
-            let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(n / 3);
-            transactions::upsert(
-                conn,
-                &TransactionRow {
-                    id: store::new_id(),
-                    account_id: account.id.clone(),
-                    fingerprint: format!("fp-{n}"),
-                    amount_minor: if n % 2 == 0 { -(n + 1) * 101 } else { n * 1000 },
-                    currency: "EUR".into(),
-                    status: if n >= 248 {
-                        "pending".into()
-                    } else {
-                        "booked".into()
-                    },
-                    booking_date: (n < 248).then_some(day),
-                    value_date: Some(day),
-                    transaction_date: Some(day),
-                    sort_date: day,
-                    description: format!("operation {n}"),
-                    bank_transaction_code: None,
-                    entry_reference: Some(format!("ref-{n}")),
-                    bank_resource_id: None,
-                    first_seen_at: t,
-                    updated_at: t,
-                },
-            )?;
-        }
-        Ok(account.id)
-    })
-    .await
-    .unwrap()
-}
-
-/// Creates a connection for user `u-1` through the API and seeds an account under it, with a
-/// balance and 250 transactions (see [`seed_account`]); returns the account's id.
-async fn connected_account(api: &Api<'_>) -> String {
-    let (_, created) = api
-        .call(
-            "POST",
-            "/v1/users/u-1/connections",
-            Some(new_connection_body()),
-        )
-        .await;
-    seed_account(api.app, created["id"].as_str().unwrap()).await
-}
-
 #[actix_web::test]
 async fn accounts_balances_and_the_transaction_feed_page_newest_first() {
     for db in TestDb::all() {
@@ -400,6 +281,39 @@ async fn bad_feed_parameters_are_refused_naming_them() {
             .await;
         assert_eq!(status, 422, "{query}: {problem}");
         assert_eq!(problem["field"], field, "{query}");
+    }
+}
+
+/// No stored id holds NUL, and PostgreSQL cannot even compare with one: such ids are not found
+/// (and such a cursor is invalid) on every backend, never a 500.
+#[actix_web::test]
+async fn ids_holding_nul_are_not_found_on_every_backend() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let api = Api::new(&app, &app.api_key);
+        let account = connected_account(&api).await;
+        for (method, path) in [
+            ("GET", "/v1/connections/a%00b"),
+            ("DELETE", "/v1/connections/a%00b"),
+            ("POST", "/v1/connections/a%00b/reauthorize"),
+            ("GET", "/v1/accounts/a%00b"),
+            ("GET", "/v1/accounts/a%00b/balances"),
+            ("GET", "/v1/accounts/a%00b/transactions"),
+        ] {
+            let (status, problem) = api.call(method, path, None).await;
+            assert_eq!(status, 404, "{method} {path}: {problem}");
+            assert_eq!(problem["code"], "not_found");
+        }
+        let cursor = URL_SAFE_NO_PAD.encode("2026-01-01|a\0b");
+        let (status, problem) = api
+            .call(
+                "GET",
+                &format!("/v1/accounts/{account}/transactions?cursor={cursor}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], "cursor");
     }
 }
 

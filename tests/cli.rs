@@ -1,5 +1,6 @@
 //! The `passerelle` binary as an operator uses it: `certs dev`, `banks`, `migrate`, `apikey`,
-//! `serve` (readiness and graceful SIGTERM), and one-line start-up failures naming the culprit.
+//! `serve` (readiness and graceful SIGTERM), one-line start-up failures naming the culprit, and
+//! a quiet end when the reader of the output goes away.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -127,6 +128,44 @@ fn banks_lists_every_bpce_brand() {
         .unwrap();
     let banks: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(banks.as_array().unwrap().len() >= 30);
+}
+
+/// `passerelle banks --json | head`: the reader leaves early; the command must end quietly, not
+/// panic on the closed pipe.
+#[test]
+fn banks_json_ends_quietly_when_its_reader_closes_the_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    // More than a pipe holds (64 KiB on Linux), so the command is still writing when the pipe
+    // closes and its next write fails.
+    let whole = passerelle(dir.path())
+        .args(["banks", "--json"])
+        .output()
+        .unwrap();
+    assert!(whole.stdout.len() > 64 * 1024, "{}", whole.stdout.len());
+
+    let mut child = passerelle(dir.path())
+        .args(["banks", "--json"])
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    assert_eq!(first[0], b'[');
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let mut errors = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .unwrap();
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_ne!(status.code(), Some(101), "a panic's exit status: {errors}");
+    assert!(status.success(), "{status:?}: {errors}");
 }
 
 #[test]

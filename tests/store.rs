@@ -749,8 +749,6 @@ fn webhooks_outbox_and_deliveries_round_trip() {
             secret_sealed: vec![1; 40],
             event_types: r#"["connection.active"]"#.into(),
             created_at: t,
-            browser_hash: None,
-            proof: None,
             disabled_at: None,
         };
         webhooks::insert_endpoint(conn, &endpoint).unwrap();

@@ -1,19 +1,21 @@
 //! Accounts, their balances and their transactions, as normalized by the sync.
 
 use actix_web::http::header::{self, ContentType};
+use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::ApiClient;
-use super::connections::valid_user_id;
+use super::auth::{require_api_key, ApiClient};
+use super::connections::{valid_user_id, UserPath};
 use super::error::ApiError;
 use super::feed_cache::FeedPageKey;
 use super::json::Amount;
+use super::responses::{Internal, NotFound, Unauthorized, ValidationFailed};
 use crate::app::AppState;
 use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
 use crate::store::transactions::{PageCursor, TransactionFilter};
@@ -80,8 +82,9 @@ pub struct BalanceView {
     pub name: Option<String>,
     /// Signed amount.
     pub amount: Amount,
-    /// The bank's reference date for the balance, when it gives one.
-    pub reference_date: Option<NaiveDateTime>,
+    /// The bank's reference time for the balance (UTC), when it gives one; midnight when the
+    /// bank gives only a day.
+    pub reference_date: Option<DateTime<Utc>>,
     /// The bank calendar day (Europe/Paris for BPCE) the snapshot belongs to.
     pub as_of: NaiveDate,
 }
@@ -92,7 +95,7 @@ impl From<BalanceRow> for BalanceView {
             kind: row.balance_type,
             name: row.name,
             amount: Amount::from_minor(row.amount_minor, &row.currency),
-            reference_date: row.reference_date,
+            reference_date: row.reference_date.map(|t| t.and_utc()),
             as_of: row.as_of_day,
         }
     }
@@ -119,6 +122,7 @@ pub struct TransactionView {
     /// Signed amount: negative leaves the account.
     pub amount: Amount,
     /// `pending`, `booked` or `other`.
+    #[schema(value_type = TransactionStatus)]
     pub status: String,
     /// Booking date, once booked.
     pub booking_date: Option<NaiveDate>,
@@ -160,19 +164,37 @@ pub struct TransactionPage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /v1/accounts/{id}/transactions` query.
+// The views and the query keep the status a string (the store's); this enum only names the
+// values for the document, and `list_transactions` checks the query against the same three.
+/// A transaction's status.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// Not booked yet (BPCE's `OTHR` too).
+    Pending,
+    /// Booked.
+    Booked,
+    /// Anything else the bank says.
+    Other,
+}
+
+/// `GET /v1/accounts/{id}/transactions` query. The `#[param]` bounds are the ones
+/// `list_transactions` enforces; `tests/openapi.rs` checks that they agree.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionQuery {
-    /// Earliest date, inclusive (`YYYY-MM-DD`).
+    /// Earliest date, inclusive (`YYYY-MM-DD`); not after `to`.
     pub from: Option<NaiveDate>,
     /// Latest date, inclusive (`YYYY-MM-DD`).
     pub to: Option<NaiveDate>,
-    /// `pending`, `booked` or `other`.
+    /// Only transactions with this status.
+    #[param(inline, value_type = Option<TransactionStatus>)]
     pub status: Option<String>,
-    /// Page size, 1 to 500 (default 100).
+    /// Page size.
+    #[param(minimum = 1, maximum = 500, default = 100)]
     pub limit: Option<i64>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor`, as it was given.
     pub cursor: Option<String>,
 }
 
@@ -185,6 +207,10 @@ fn decode_cursor(cursor: &str) -> Result<PageCursor, ApiError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (date, id) = text.split_once('|').ok_or_else(bad)?;
+    // Our ids are UUIDs; a forged one holding NUL would make PostgreSQL fail the query (500).
+    if !super::may_exist(id) {
+        return Err(bad());
+    }
     Ok(PageCursor {
         sort_date: date.parse().map_err(|_| bad())?,
         id: id.to_owned(),
@@ -195,17 +221,24 @@ fn decode_cursor(cursor: &str) -> Result<PageCursor, ApiError> {
 #[utoipa::path(
     get,
     path = "/v1/users/{user_id}/accounts",
-    params(("user_id" = String, Path, description = "The app's own id for its user")),
-    responses((status = 200, body = AccountList), (status = 404, body = super::error::Problem)),
+    operation_id = "list_accounts",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's accounts", body = AccountList),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[get("/v1/users/{user_id}/accounts")]
+#[get("/v1/users/{user_id}/accounts", wrap = "from_fn(require_api_key)")]
 pub async fn list_for_user(
     client: ApiClient,
     state: web::Data<AppState>,
-    user_id: web::Path<String>,
+    path: web::Path<UserPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = user_id.into_inner();
+    let user_id = path.into_inner().user_id;
     valid_user_id(&user_id)?;
     let list = store::run(&state.pool, move |conn| {
         let Some(user) = users::find(conn, &client.0.id, &user_id)? else {
@@ -224,6 +257,9 @@ async fn owned_account(
     client: &ApiClient,
     id: String,
 ) -> Result<AccountRow, ApiError> {
+    if !super::may_exist(&id) {
+        return Err(ApiError::NotFound("account"));
+    }
     let client_id = client.0.id.clone();
     store::run(&state.pool, move |conn| {
         Ok(accounts::find_for_client(conn, &id, &client_id)?)
@@ -236,11 +272,17 @@ async fn owned_account(
 #[utoipa::path(
     get,
     path = "/v1/accounts/{id}",
+    operation_id = "get_account",
     params(("id" = String, Path, description = "Account id")),
-    responses((status = 200, body = AccountView), (status = 404, body = super::error::Problem)),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[get("/v1/accounts/{id}")]
+#[get("/v1/accounts/{id}", wrap = "from_fn(require_api_key)")]
 pub async fn show(
     client: ApiClient,
     state: web::Data<AppState>,
@@ -254,11 +296,17 @@ pub async fn show(
 #[utoipa::path(
     get,
     path = "/v1/accounts/{id}/balances",
+    operation_id = "list_balances",
     params(("id" = String, Path, description = "Account id")),
-    responses((status = 200, body = BalanceList), (status = 404, body = super::error::Problem)),
+    responses(
+        (status = 200, description = "The account's balances", body = BalanceList),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[get("/v1/accounts/{id}/balances")]
+#[get("/v1/accounts/{id}/balances", wrap = "from_fn(require_api_key)")]
 pub async fn list_balances(
     client: ApiClient,
     state: web::Data<AppState>,
@@ -284,6 +332,7 @@ pub async fn list_balances(
 #[utoipa::path(
     get,
     path = "/v1/accounts/{id}/transactions",
+    operation_id = "list_transactions",
     params(
         ("id" = String, Path, description = "Account id"),
         TransactionQuery,
@@ -293,14 +342,20 @@ pub async fn list_balances(
     responses(
         (status = 200, description = "A page of transactions", body = TransactionPage, headers(
             ("ETag" = String, description = "Changes whenever the page's content does"),
+            ("Cache-Control" = String, description = "`private, no-cache`"),
         )),
-        (status = 304, description = "The page named by `If-None-Match` is unchanged"),
-        (status = 404, body = super::error::Problem),
-        (status = 422, body = super::error::Problem),
+        (status = 304, description = "The page named by `If-None-Match` is unchanged", headers(
+            ("ETag" = String, description = "The current page's tag"),
+            ("Cache-Control" = String, description = "`private, no-cache`"),
+        )),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
     ),
     security(("api_key" = []))
 )]
-#[get("/v1/accounts/{id}/transactions")]
+#[get("/v1/accounts/{id}/transactions", wrap = "from_fn(require_api_key)")]
 pub async fn list_transactions(
     request: HttpRequest,
     client: ApiClient,
@@ -321,13 +376,10 @@ pub async fn list_transactions(
             ));
         }
     }
-    if let (Some(from), Some(to)) = (query.from, query.to) {
-        if from > to {
-            return Err(ApiError::invalid("from", "must not be after `to`"));
-        }
-    }
-    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let account_id = id.into_inner();
+    if !super::may_exist(&account_id) {
+        return Err(ApiError::NotFound("account"));
+    }
     let client_id = client.0.id.clone();
     let cache = state.feed_cache.clone();
     let precondition = IfNoneMatch::from_request(&request);
@@ -338,6 +390,22 @@ pub async fn list_transactions(
         let Some(feed_version) = accounts::feed_version_for_client(conn, &account_id, &client_id)?
         else {
             return Ok(None);
+        };
+        // The document can state `limit`'s and `status`'s rules, checked above; a cursor (only
+        // what `next_cursor` gave) and `from` not after `to` are rules it cannot state, so they
+        // are checked once the feed is known to exist: an account that is not there answers
+        // 404 whatever they hold, as it does for every other well-formed request.
+        if let (Some(from), Some(to)) = (query.from, query.to) {
+            if from > to {
+                return Ok(Some(Err(ApiError::invalid(
+                    "from",
+                    "must not be after `to`",
+                ))));
+            }
+        }
+        let cursor = match query.cursor.as_deref().map(decode_cursor).transpose() {
+            Ok(cursor) => cursor,
+            Err(e) => return Ok(Some(Err(e))),
         };
         let key = FeedPageKey {
             account_id,

@@ -7,7 +7,10 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use openssl::rand::rand_bytes;
 use openssl::sha::sha256;
 
@@ -131,36 +134,66 @@ impl AuthCache {
 #[derive(Debug, Clone)]
 pub struct ApiClient(pub ApiClientRow);
 
+/// Authenticates the request's bearer key (from the cache when it authenticated lately).
+fn authenticate_request(req: &HttpRequest) -> impl Future<Output = Result<ApiClient, ApiError>> {
+    let key = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|k| k.trim().to_owned());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    async move {
+        let (Some(key), Some(state)) = (key, state) else {
+            return Err(ApiError::Unauthorized);
+        };
+        let key_hash = hash(&key);
+        if let Some(client) = state.auth_cache.get(&key_hash) {
+            return Ok(ApiClient(client));
+        }
+        let pool = state.pool.clone();
+        let client = web::block(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            authenticate(&mut conn, &key)
+        })
+        .await
+        .map_err(|_| ApiError::Store(StoreError::Cancelled))??;
+        state.auth_cache.put(key_hash, client.clone());
+        Ok(ApiClient(client))
+    }
+}
+
+/// Middleware on every `/v1` route (`wrap = "from_fn(require_api_key)"`): the key is checked
+/// before any extractor reads the path, query or body. Actix polls a handler's extractors
+/// together and answers the first error, so without it a request with a wrong key and a
+/// malformed query was answered 422 (the query fails at once, the key lookup waits for the
+/// database): a caller without a valid key must learn nothing but 401.
+pub async fn require_api_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match authenticate_request(req.request()).await {
+        Ok(client) => {
+            req.extensions_mut().insert(client);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        // Answered here rather than returned as an error, so the outer middlewares (the
+        // request id) see an ordinary response.
+        Err(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),
+    }
+}
+
 impl FromRequest for ApiClient {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let key = req
-            .headers()
-            .get("Authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|k| k.trim().to_owned());
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let (Some(key), Some(state)) = (key, state) else {
-                return Err(ApiError::Unauthorized);
-            };
-            let key_hash = hash(&key);
-            if let Some(client) = state.auth_cache.get(&key_hash) {
-                return Ok(ApiClient(client));
-            }
-            let pool = state.pool.clone();
-            let client = web::block(move || {
-                let mut conn = pool.get().map_err(StoreError::from)?;
-                authenticate(&mut conn, &key)
-            })
-            .await
-            .map_err(|_| ApiError::Store(StoreError::Cancelled))??;
-            state.auth_cache.put(key_hash, client.clone());
-            Ok(ApiClient(client))
-        })
+        // Behind `require_api_key` the client is already known; a route without it still
+        // authenticates, only later.
+        if let Some(client) = req.extensions().get::<ApiClient>().cloned() {
+            return Box::pin(std::future::ready(Ok(client)));
+        }
+        Box::pin(authenticate_request(req))
     }
 }
 

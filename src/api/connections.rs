@@ -1,16 +1,18 @@
 //! Connections: a user's link to one bank. Creating one returns the `connect_url` the app sends
 //! its user to; the journey pages (`web`) take it from there.
 
+use actix_web::middleware::from_fn;
 use actix_web::{delete, get, post, web, HttpResponse};
-use chrono::{Duration, NaiveDateTime};
+use chrono::{DateTime, Duration, Utc};
 use openssl::rand::rand_bytes;
 use openssl::sha::sha256;
 use serde::{Deserialize, Serialize};
 use url::Url;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use super::auth::ApiClient;
+use super::auth::{require_api_key, ApiClient};
 use super::error::ApiError;
+use super::responses::{Conflict, Internal, NotFound, Unauthorized, ValidationFailed};
 use crate::app::AppState;
 use crate::config::RevokedData;
 use crate::connect::banks::BankConnectors;
@@ -23,17 +25,52 @@ use crate::store::{
 /// How long a `connect_url` stays usable.
 pub const CONNECT_LINK_TTL_MINUTES: i64 = 60;
 
+/// The longest user id, in characters.
+pub const USER_ID_MAX_CHARS: usize = 128;
+
+/// The `{user_id}` of a path: what the app calls its user. The document states the rule
+/// [`valid_user_id`] enforces (a pattern cannot say "no control character" more plainly than
+/// by listing Unicode's Cc ranges).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    /// The app's own id for its user: 1 to 128 characters, none of them a control character.
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
+        example = "user-42"
+    )]
+    pub user_id: String,
+}
+
 /// `POST /v1/users/{user_id}/connections` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     /// A bank id from `GET /v1/banks`.
-    #[schema(example = "sandbox-bcp")]
+    #[schema(example = "banque-bcp")]
     pub bank_id: String,
     /// Where the user's browser returns when the journey ends; https (or loopback http), and
     /// within the API client's registered allow-list.
-    #[schema(example = "https://app.example/banks/done")]
+    #[schema(format = "uri", example = "https://app.example/banks/done")]
     pub redirect_url: String,
+}
+
+/// Where a connection stands (the store keeps it as one of these strings).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Created; the user has not finished the bank journey.
+    Pending,
+    /// Consented; synced.
+    Active,
+    /// The consent ended or the bank refused the tokens: send the user through `reauthorize`.
+    ReauthRequired,
+    /// Revoked through the API.
+    Revoked,
+    /// The journey failed; `error` says why.
+    Error,
 }
 
 /// A connection as the app sees it.
@@ -45,23 +82,23 @@ pub struct ConnectionView {
     pub user_id: String,
     /// The bank.
     pub bank_id: String,
-    /// `pending | active | reauth_required | revoked | error`.
-    #[schema(example = "active")]
+    /// Where the connection stands.
+    #[schema(value_type = ConnectionStatus, example = "active")]
     pub status: String,
     /// Scopes the bank granted.
     pub scopes: Vec<String>,
     /// Ids of the accounts shared through this connection.
     pub accounts: Vec<String>,
     /// When the consent (and the refresh token) expires: SCA + 180 days.
-    pub consent_expires_at: Option<NaiveDateTime>,
+    pub consent_expires_at: Option<DateTime<Utc>>,
     /// When the last successful sync finished.
-    pub last_synced_at: Option<NaiveDateTime>,
+    pub last_synced_at: Option<DateTime<Utc>>,
     /// Stable error code when `status` is `error`.
     pub error: Option<String>,
     /// Where the user returns after the journey.
     pub redirect_url: String,
     /// When the connection was created.
-    pub created_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A link that starts (or restarts) the bank journey for a connection.
@@ -70,11 +107,12 @@ pub struct ConnectLink {
     /// The connection.
     pub id: String,
     /// Its status.
+    #[schema(value_type = ConnectionStatus, example = "pending")]
     pub status: String,
     /// Send the user's browser here.
     pub connect_url: String,
-    /// The link stops working after this time (UTC).
-    pub expires_at: NaiveDateTime,
+    /// The link stops working after this time.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A list of connections.
@@ -100,17 +138,21 @@ fn view(
         status: row.status,
         scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
         accounts,
-        consent_expires_at: row.consent_expires_at,
-        last_synced_at: row.last_synced_at,
+        consent_expires_at: row.consent_expires_at.map(|t| t.and_utc()),
+        last_synced_at: row.last_synced_at.map(|t| t.and_utc()),
         error: row.error_code,
         redirect_url: row.redirect_url,
-        created_at: row.created_at,
+        created_at: row.created_at.and_utc(),
     })
 }
 
-/// Checks a user id from a path: what the app calls its user, kept short and printable.
+/// Checks a user id from a path: what the app calls its user, kept short and printable. The
+/// length counts characters, as the document's `maxLength` does, not UTF-8 bytes.
 pub fn valid_user_id(user_id: &str) -> Result<(), ApiError> {
-    if user_id.is_empty() || user_id.len() > 128 || user_id.chars().any(char::is_control) {
+    if user_id.is_empty()
+        || user_id.chars().count() > USER_ID_MAX_CHARS
+        || user_id.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid(
             "user_id",
             "must be 1 to 128 printable characters",
@@ -185,7 +227,7 @@ fn new_connect_link(
         id: connection.id.clone(),
         status: connection.status.clone(),
         connect_url: connect_url.to_string(),
-        expires_at,
+        expires_at: expires_at.and_utc(),
     })
 }
 
@@ -193,23 +235,25 @@ fn new_connect_link(
 #[utoipa::path(
     post,
     path = "/v1/users/{user_id}/connections",
-    params(("user_id" = String, Path, description = "The app's own id for its user")),
+    operation_id = "create_connection",
+    params(UserPath),
     request_body = CreateConnection,
     responses(
-        (status = 201, body = ConnectLink),
-        (status = 401, body = super::error::Problem),
-        (status = 422, body = super::error::Problem, description = "A field is invalid; `field` names it"),
+        (status = 201, description = "The pending connection and its link", body = ConnectLink),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
     ),
     security(("api_key" = []))
 )]
-#[post("/v1/users/{user_id}/connections")]
+#[post("/v1/users/{user_id}/connections", wrap = "from_fn(require_api_key)")]
 pub async fn create(
     client: ApiClient,
     state: web::Data<AppState>,
-    user_id: web::Path<String>,
+    path: web::Path<UserPath>,
     body: web::Json<CreateConnection>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = user_id.into_inner();
+    let user_id = path.into_inner().user_id;
     valid_user_id(&user_id)?;
     let body = body.into_inner();
     if state.registry.get(&body.bank_id).is_none() {
@@ -257,17 +301,24 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/v1/users/{user_id}/connections",
-    params(("user_id" = String, Path, description = "The app's own id for its user")),
-    responses((status = 200, body = ConnectionList), (status = 404, body = super::error::Problem)),
+    operation_id = "list_connections",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The user's connections", body = ConnectionList),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[get("/v1/users/{user_id}/connections")]
+#[get("/v1/users/{user_id}/connections", wrap = "from_fn(require_api_key)")]
 pub async fn list(
     client: ApiClient,
     state: web::Data<AppState>,
-    user_id: web::Path<String>,
+    path: web::Path<UserPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = user_id.into_inner();
+    let user_id = path.into_inner().user_id;
     valid_user_id(&user_id)?;
     let list = store::run(&state.pool, move |conn| {
         let Some(user) = users::find(conn, &client.0.id, &user_id)? else {
@@ -289,6 +340,9 @@ fn owned(
     client: &ApiClientRow,
     id: &str,
 ) -> Result<(ConnectionRow, String), ApiError> {
+    if !super::may_exist(id) {
+        return Err(ApiError::NotFound("connection"));
+    }
     let row = connections::find_for_client(conn, id, &client.id)?
         .ok_or(ApiError::NotFound("connection"))?;
     let user = users::find_by_id(conn, &row.user_id)?.ok_or(ApiError::NotFound("connection"))?;
@@ -299,11 +353,17 @@ fn owned(
 #[utoipa::path(
     get,
     path = "/v1/connections/{id}",
+    operation_id = "get_connection",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 200, body = ConnectionView), (status = 404, body = super::error::Problem)),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionView),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[get("/v1/connections/{id}")]
+#[get("/v1/connections/{id}", wrap = "from_fn(require_api_key)")]
 pub async fn show(
     client: ApiClient,
     state: web::Data<AppState>,
@@ -322,15 +382,18 @@ pub async fn show(
 #[utoipa::path(
     post,
     path = "/v1/connections/{id}/reauthorize",
+    operation_id = "reauthorize_connection",
     params(("id" = String, Path, description = "Connection id")),
     responses(
-        (status = 200, body = ConnectLink),
-        (status = 404, body = super::error::Problem),
-        (status = 409, body = super::error::Problem, description = "The connection is revoked"),
+        (status = 200, description = "A new link for the same connection", body = ConnectLink),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 500, response = Internal),
     ),
     security(("api_key" = []))
 )]
-#[post("/v1/connections/{id}/reauthorize")]
+#[post("/v1/connections/{id}/reauthorize", wrap = "from_fn(require_api_key)")]
 pub async fn reauthorize(
     client: ApiClient,
     state: web::Data<AppState>,
@@ -355,15 +418,22 @@ pub async fn reauthorize(
 /// Revokes a connection: the refresh token is revoked at the bank (which revokes the access
 /// token too), the tokens are wiped, the connection is marked revoked, and the data is kept or
 /// deleted per `PASSERELLE_REVOKED_DATA`; an audit entry records who did it and whether the
-/// bank confirmed. A bank that cannot be reached does not keep the tokens alive here.
+/// bank confirmed. A bank that cannot be reached does not keep the tokens alive here. The
+/// connection stays readable, with status `revoked`.
 #[utoipa::path(
     delete,
     path = "/v1/connections/{id}",
+    operation_id = "revoke_connection",
     params(("id" = String, Path, description = "Connection id")),
-    responses((status = 204), (status = 404, body = super::error::Problem)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
     security(("api_key" = []))
 )]
-#[delete("/v1/connections/{id}")]
+#[delete("/v1/connections/{id}", wrap = "from_fn(require_api_key)")]
 pub async fn remove(
     client: ApiClient,
     state: web::Data<AppState>,
@@ -472,6 +542,11 @@ mod tests {
         assert!(valid_user_id("user-42").is_ok());
         assert!(valid_user_id("").is_err());
         assert!(valid_user_id(&"x".repeat(129)).is_err());
+        assert!(
+            valid_user_id(&"é".repeat(128)).is_ok(),
+            "characters are counted, not UTF-8 bytes, as the document's maxLength does"
+        );
+        assert!(valid_user_id("a\u{85}b").is_err(), "C1 controls too");
         assert!(valid_user_id("a\nb").is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! The JSON API's one error type, rendered as `application/problem+json` (RFC 9457) with a stable
 //! machine-readable `code`.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
@@ -27,6 +28,9 @@ pub enum ApiError {
     /// The request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The path exists but not with this method; holds the methods it has, for `Allow`.
+    #[error("method not allowed here; this path allows {0}")]
+    MethodNotAllowed(String),
     /// The database failed; the cause is logged, never shown.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -45,13 +49,47 @@ impl ApiError {
     }
 
     /// The stable code the budgeting app can match on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
+        match self {
+            Self::Unauthorized => ProblemCode::Unauthorized,
+            Self::NotFound(_) => ProblemCode::NotFound,
+            Self::Validation { .. } => ProblemCode::ValidationFailed,
+            Self::Conflict(_) => ProblemCode::Conflict,
+            Self::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
+            Self::Store(_) | Self::Internal(_) => ProblemCode::Internal,
+        }
+    }
+}
+
+/// The stable, machine-readable codes of problem documents: one per kind of failure, whatever
+/// the words of `detail` become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    /// 401: no API key, or one that is unknown or revoked, or whose client is disabled.
+    Unauthorized,
+    /// 404: nothing by that id for this API client (whether or not it exists for another).
+    NotFound,
+    /// 422: a path, query or body field is invalid; `field` names it.
+    ValidationFailed,
+    /// 409: the request conflicts with the resource's state.
+    Conflict,
+    /// 405: the path exists but not with this method; `Allow` lists the methods it has.
+    MethodNotAllowed,
+    /// 500: Passerelle failed; the cause is logged, never shown.
+    Internal,
+}
+
+impl ProblemCode {
+    /// The code as it appears in the document and in the problem type's URI.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
-            Self::NotFound(_) => "not_found",
-            Self::Validation { .. } => "validation_failed",
-            Self::Conflict(_) => "conflict",
-            Self::Store(_) | Self::Internal(_) => "internal",
+            Self::NotFound => "not_found",
+            Self::ValidationFailed => "validation_failed",
+            Self::Conflict => "conflict",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal => "internal",
         }
     }
 }
@@ -62,22 +100,30 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-/// The problem document.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// The problem document (RFC 9457), served as `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI naming the problem type.
+    /// A URI naming the problem type: `https://passerelle.dev/problems/<code>`.
     #[serde(rename = "type")]
+    #[schema(
+        format = "uri",
+        example = "https://passerelle.dev/problems/validation_failed"
+    )]
     pub kind: String,
-    /// A short summary.
+    /// A short summary: the status's reason phrase.
+    #[schema(example = "Unprocessable Entity")]
     pub title: String,
-    /// The HTTP status.
+    /// The HTTP status, the same as the response's.
+    #[schema(minimum = 400, maximum = 599, example = 422)]
     pub status: u16,
-    /// What happened here.
+    /// What happened here, for people: match on `code`, not on these words.
     pub detail: String,
     /// Stable machine-readable code.
-    pub code: &'static str,
-    /// The invalid field, for validation errors.
+    pub code: ProblemCode,
+    /// The invalid field, for validation errors only: a body, path or query field name, or
+    /// `body`, `path` or `query` when the whole part could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "redirect_url")]
     pub field: Option<String>,
 }
 
@@ -88,6 +134,7 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,7 +149,7 @@ impl ResponseError for ApiError {
         }
         let status = self.status_code();
         let problem = Problem {
-            kind: format!("https://passerelle.dev/problems/{}", self.code()),
+            kind: format!("https://passerelle.dev/problems/{}", self.code().as_str()),
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
@@ -114,8 +161,14 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if matches!(self, Self::Unauthorized) {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ => {}
         }
         response.json(problem)
     }

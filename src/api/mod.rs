@@ -9,8 +9,9 @@ pub mod feed_cache;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod responses;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 use error::ApiError;
 
@@ -43,4 +44,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(accounts::show)
     .service(accounts::list_balances)
     .service(accounts::list_transactions);
+    method_not_allowed(cfg);
+}
+
+/// Answers 405 with `Allow` for a method a known path does not have, instead of the 404 an
+/// unknown path gets. Each path's methods are read from the OpenAPI document, so `Allow` and
+/// the document cannot disagree. These resources are registered after the handlers: a request
+/// reaches one only when no handler's method matched (their method guards make the router move
+/// on), and HEAD and OPTIONS are not served, so they are answered 405 too.
+fn method_not_allowed(cfg: &mut web::ServiceConfig) {
+    let document = <openapi::ApiDoc as utoipa::OpenApi>::openapi();
+    let mut paths: Vec<(String, String)> = document
+        .paths
+        .paths
+        .iter()
+        .map(|(path, item)| (path.clone(), openapi::methods(item).join(", ")))
+        .collect();
+    // Served beside the API but not described by it.
+    paths.push(("/openapi.json".into(), "GET".into()));
+    paths.push(("/docs".into(), "GET".into()));
+    for (path, allow) in paths {
+        cfg.service(web::resource(path).default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
+        })));
+    }
+}
+
+/// Whether `id`, taken from a request, could name a stored row. None holds NUL (our ids are
+/// UUIDs, and PostgreSQL's text cannot), and a query binding one fails on PostgreSQL instead of
+/// finding nothing: such an id is answered 404 without asking the database.
+pub(crate) fn may_exist(id: &str) -> bool {
+    !id.contains('\0')
 }

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, banks, connections, error, health, json};
+use super::{accounts, banks, connections, error, health, json, responses};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -30,7 +30,22 @@ use super::{accounts, banks, connections, error, health, json};
         accounts::list_balances,
         accounts::list_transactions,
     ),
-    components(schemas(error::Problem, json::Amount)),
+    components(
+        schemas(
+            error::Problem,
+            error::ProblemCode,
+            json::Amount,
+            accounts::TransactionStatus,
+            connections::ConnectionStatus
+        ),
+        responses(
+            responses::Unauthorized,
+            responses::NotFound,
+            responses::ValidationFailed,
+            responses::Conflict,
+            responses::Internal,
+        )
+    ),
     modifiers(&ApiKeyAuth)
 )]
 pub struct ApiDoc;
@@ -80,6 +95,11 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The methods a path has in the document, upper case, in a fixed order (for `Allow`).
+pub fn methods(item: &PathItem) -> Vec<&'static str> {
+    operations(item).into_iter().map(|(m, _)| m).collect()
 }
 
 fn operations(item: &PathItem) -> Vec<(&'static str, &utoipa::openapi::path::Operation)> {

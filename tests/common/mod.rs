@@ -2,8 +2,10 @@
 //! on a random port (zero2prod's `spawn_app`, crates.io's `TestApp`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod api;
 pub mod browser;
 pub mod http_browser;
+pub mod openapi;
 pub mod sandbox;
 
 use std::path::PathBuf;
