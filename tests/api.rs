@@ -537,6 +537,7 @@ async fn an_ended_consent_turns_the_connection_reauth_required_and_is_audited_on
                         sca_at,
                         consent_expires_at: sca_at + chrono::Duration::days(180),
                         scopes: "aisp".into(),
+                        browser_hash: None,
                     },
                 )?;
                 connections::update(conn, id, ConnectionUpdate::Activated)?;

@@ -105,7 +105,7 @@ async fn bank_login(client: &awc::Client, authorize_url: &str, persona: &str) ->
 }
 
 /// Ticks everything on the consent page and submits; returns the final redirect.
-async fn consent_all(app: &TestApp, client: &awc::Client, page: &Page) -> String {
+async fn consent_all(app: &TestApp, client: &awc::Client, page: &Page, cookie: &str) -> String {
     assert_eq!(page.status, 200, "{:?} {}", page.location, page.body);
     let action = between(&page.body, "action=\"", "\"").to_owned();
     let mut fields: Vec<(&str, String)> = Vec::new();
@@ -116,7 +116,7 @@ async fn consent_all(app: &TestApp, client: &awc::Client, page: &Page) -> String
         }
     }
     let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let done = post(client, &app.url(&action), &form, None).await;
+    let done = post(client, &app.url(&action), &form, Some(cookie)).await;
     assert_eq!(done.status, 303, "{}", done.body);
     done.location.unwrap()
 }
@@ -172,9 +172,12 @@ async fn the_demo_connects_lea_and_shows_what_the_api_returns() {
     // The journey, as in tests/journey.rs.
     let go = post(&client, &connect_url, &[], None).await;
     assert_eq!(go.status, 303, "{}", go.body);
+    // The journey binds itself to this browser with a cookie of its own.
+    let journey = go.set_cookie.expect("a journey cookie");
+    let journey = journey.split(';').next().unwrap().to_owned();
     let callback = bank_login(&client, &go.location.unwrap(), "LEA").await;
-    let consent = get(&client, &callback, None).await;
-    let back = consent_all(&app, &client, &consent).await;
+    let consent = get(&client, &callback, Some(&journey)).await;
+    let back = consent_all(&app, &client, &consent, &journey).await;
     assert!(
         back.starts_with(&app.url("/demo/done?connection_id=")),
         "{back}"

@@ -250,6 +250,7 @@ fn connection_updates_and_refresh_lease_are_single_flight() {
                 sca_at: sca,
                 consent_expires_at: sca + Duration::days(180),
                 scopes: "aisp".into(),
+                browser_hash: None,
             },
         )
         .unwrap();

@@ -60,6 +60,8 @@ pub enum ConnectionUpdate {
         consent_expires_at: NaiveDateTime,
         /// Scopes the bank granted, space-separated.
         scopes: String,
+        /// SHA-256 of the journey cookie of the browser that passed the SCA.
+        browser_hash: Option<String>,
     },
     /// The consent is in force and data can be read.
     Activated,
@@ -88,6 +90,7 @@ struct ConnectionChangeset {
     consent_expires_at: Option<Option<NaiveDateTime>>,
     last_synced_at: Option<Option<NaiveDateTime>>,
     error_code: Option<Option<String>>,
+    sca_browser_hash: Option<Option<String>>,
     updated_at: NaiveDateTime,
 }
 
@@ -100,6 +103,7 @@ impl From<ConnectionUpdate> for ConnectionChangeset {
             consent_expires_at: None,
             last_synced_at: None,
             error_code: None,
+            sca_browser_hash: None,
             updated_at: now(),
         };
         match update {
@@ -107,8 +111,10 @@ impl From<ConnectionUpdate> for ConnectionChangeset {
                 sca_at,
                 consent_expires_at,
                 scopes,
+                browser_hash,
             } => {
                 set.sca_at = Some(Some(sca_at));
+                set.sca_browser_hash = Some(browser_hash);
                 set.consent_expires_at = Some(Some(consent_expires_at));
                 set.scopes = Some(scopes);
                 set.error_code = Some(None);

@@ -1,4 +1,5 @@
-//! Redirects to a bank in flight, found by the SHA-256 of their OAuth `state`; single-use.
+//! The journey's single-use secrets (connect links, OAuth states, consent forms), found by their
+//! SHA-256; each consumed at most once.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -76,18 +77,17 @@ pub fn find_live(
         .optional()
 }
 
-/// Consumes every live `purpose` challenge of a connection (e.g. its connect links once the
-/// journey succeeded). Returns how many.
+/// Consumes every live challenge of a connection, whatever its purpose (connect links, OAuth
+/// states, consent forms): a journey that ended, well or not, leaves nothing usable behind.
+/// Returns how many.
 pub fn consume_all_for_connection(
     conn: &mut DbConnection,
     connection_id: &str,
-    purpose: &str,
     at: NaiveDateTime,
 ) -> QueryResult<usize> {
     diesel::update(
         sca_challenges::table
             .filter(sca_challenges::connection_id.eq(connection_id))
-            .filter(sca_challenges::purpose.eq(purpose))
             .filter(sca_challenges::consumed_at.is_null()),
     )
     .set(sca_challenges::consumed_at.eq(Some(at)))

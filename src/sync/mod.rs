@@ -69,6 +69,9 @@ pub struct SyncRequest<'a> {
     pub client_id: &'a str,
     /// Why it runs: `psu`, `batch` or `manual`.
     pub trigger: &'a str,
+    /// Activate the connection in the same transaction as the data (the journey's first sync):
+    /// a sync that dies leaves it as it was, never `pending` with data stored.
+    pub activate: bool,
 }
 
 fn ibans(json: &str) -> HashSet<String> {
@@ -199,6 +202,7 @@ impl SyncRequest<'_> {
         let connection_id = self.connection.id.clone();
         let bank_id = bank.id.as_str().to_owned();
         let trigger = self.trigger.to_owned();
+        let activate = self.activate;
         let vault = vault_rows(&bank_id, &connection_id, &exchanges);
         let result = store::run_with(self.pool, move |conn| {
             crate::store::write_transaction(conn, |conn| {
@@ -250,6 +254,13 @@ impl SyncRequest<'_> {
                     &connection_id,
                     connections::ConnectionUpdate::Synced { at: store::now() },
                 )?;
+                if activate {
+                    connections::update(
+                        conn,
+                        &connection_id,
+                        connections::ConnectionUpdate::Activated,
+                    )?;
+                }
                 Ok::<_, SyncError>((added, updated))
             })
         })

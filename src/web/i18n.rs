@@ -47,6 +47,10 @@ pub struct Texts {
     pub state_invalid: &'static str,
     /// The bank failed.
     pub bank_failed: &'static str,
+    /// The bank's answer came back in another browser than the one that started the journey.
+    pub other_browser: &'static str,
+    /// A form was posted from another site.
+    pub cross_site: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -71,6 +75,9 @@ const EN: Texts = Texts {
     error_hint: "Go back to the app and start again.",
     link_invalid: "This link is unknown, already used or expired.",
     state_invalid: "This sign-in response is unknown, already used or expired.",
+    other_browser: "This sign-in was started in another browser. Start again from the app, \
+                    in this browser.",
+    cross_site: "This form can only be sent from this site's own page.",
     bank_failed: "Your bank did not answer as expected.",
 };
 
@@ -97,6 +104,9 @@ const FR: Texts = Texts {
     error_hint: "Revenez dans l'application et recommencez.",
     link_invalid: "Ce lien est inconnu, déjà utilisé ou expiré.",
     state_invalid: "Cette réponse d'identification est inconnue, déjà utilisée ou expirée.",
+    other_browser: "Cette identification a commencé dans un autre navigateur. Recommencez \
+                    depuis l'application, dans ce navigateur.",
+    cross_site: "Ce formulaire ne peut être envoyé que depuis la page de ce site.",
     bank_failed: "Votre banque n'a pas répondu comme prévu.",
 };
 

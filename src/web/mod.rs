@@ -21,9 +21,35 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
+/// The pages' Content Security Policy: no script at all, the layout's inline style, forms that
+/// post to Passerelle and redirect to a bank or back to an app (https, or an app on loopback
+/// http), and no framing by anyone.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     img-src 'self' data:; form-action 'self' https: http://127.0.0.1:* http://localhost:*; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers every page and redirect of the journey and the demo carries: no framing
+/// (clickjacking the consent form), no `Referer` (the consent page's URL carries the code and
+/// the state, its form's action a single-use token), no content sniffing, and the CSP.
+pub fn page_headers(response: &mut HttpResponse) {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+}
+
 /// Renders a template, or a bare error when the template itself fails.
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
+    let mut response = match page.render() {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
@@ -32,7 +58,9 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
             tracing::error!(error = %e, "template rendering failed");
             HttpResponse::InternalServerError().body("internal error")
         }
-    }
+    };
+    page_headers(&mut response);
+    response
 }
 
 /// An error page with `status`.

@@ -196,6 +196,7 @@ pub async fn connect(
         .insert_header((LOCATION, created.connect_url))
         .insert_header(("Cache-Control", "no-store"))
         .finish();
+    super::page_headers(&mut response);
     if let Some(cookie) = cookie {
         let _ = response.add_cookie(&cookie);
     }
