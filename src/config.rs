@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -168,23 +169,28 @@ impl Config {
     /// Reads the configuration from the process environment (and the file it may name).
     pub fn load() -> Result<Self, ConfigError> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Self::figment(file.as_deref())
-            .and_then(|figment| Self::from_figment(&figment, file.as_deref()))
+        let text = file.as_deref().map(read_file).transpose()?;
+        let toml = file.as_deref().zip(text.as_deref());
+        Self::layered(toml, Some(Env::prefixed("PASSERELLE_").only(KEYS)))
     }
 
-    /// The layered sources: defaults, then the TOML file if given, then the environment.
-    fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+    /// Builds the settings from the defaults and one TOML document, ignoring the environment:
+    /// the parsing and validation [`Config::load`] applies to its file. `file` names the
+    /// document in errors. The config fuzz target calls this.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        Self::layered(Some((file, text)), None)
+    }
+
+    /// The layered sources: defaults, then the TOML document if given, then the environment.
+    fn layered(toml: Option<(&Path, &str)>, env: Option<Env>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError {
-                    key: CONFIG_FILE_VAR.into(),
-                    message: format!("cannot read config file {}", path.display()),
-                });
-            }
-            figment = figment.merge(Toml::file_exact(path));
+        if let Some((path, text)) = toml {
+            figment = figment.merge(TomlFile { path, text });
         }
-        Ok(figment.merge(Env::prefixed("PASSERELLE_").only(KEYS)))
+        if let Some(env) = env {
+            figment = figment.merge(env);
+        }
+        Self::from_figment(&figment, toml.map(|(path, _)| path))
     }
 
     fn from_figment(figment: &Figment, file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -416,6 +422,31 @@ fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
             format!("`{value}` is not a socket address like 127.0.0.1:8080"),
         )
     })
+}
+
+/// Reads the config file named by [`CONFIG_FILE_VAR`].
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        key: CONFIG_FILE_VAR.into(),
+        message: format!("cannot read config file {}: {e}", path.display()),
+    })
+}
+
+/// A TOML document already read, reported in errors as the file it came from (figment's
+/// `Toml::string` would call it a "source string", which tells the operator nothing).
+struct TomlFile<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Provider for TomlFile<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::from("TOML file", self.path)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Toml::string(self.text).data()
+    }
 }
 
 #[cfg(test)]

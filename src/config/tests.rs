@@ -5,8 +5,7 @@ use figment::Jail;
 use secrecy::ExposeSecret;
 
 fn load_in_jail() -> Result<Config, ConfigError> {
-    let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-    Config::figment(file.as_deref()).and_then(|f| Config::from_figment(&f, file.as_deref()))
+    Config::load()
 }
 
 #[test]
@@ -208,4 +207,24 @@ fn organisation_identifier_shape() {
     assert!(is_organisation_identifier("PSDBE-NBB-0123456789"));
     assert!(!is_organisation_identifier("PSDfr-ACPR-1"));
     assert!(!is_organisation_identifier("PSDFR-ACPR"));
+}
+
+#[test]
+fn from_toml_reads_the_document_alone_and_names_it_in_errors() {
+    Jail::expect_with(|jail| {
+        jail.set_env("PASSERELLE_LISTEN", "127.0.0.1:7001");
+        let c = Config::from_toml("listen = \"127.0.0.1:7000\"\n", Path::new("p.toml"))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(c.listen.port(), 7000, "the environment is not read");
+        let err = Config::from_toml("listen = \n", Path::new("bad.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with(CONFIG_FILE_VAR) && err.contains("bad.toml: "),
+            "{err}"
+        );
+        assert!(err.ends_with("(TOML file)"), "{err}");
+        Ok(())
+    });
 }
