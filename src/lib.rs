@@ -9,6 +9,7 @@ pub mod bank;
 pub mod config;
 pub mod connect;
 pub mod crypto;
+pub mod fuzzing;
 pub mod httpsig;
 pub mod model;
 pub mod oauth;
