@@ -10,6 +10,7 @@ pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod data_dir;
+pub mod fuzzing;
 pub mod httpsig;
 pub mod model;
 pub mod oauth;

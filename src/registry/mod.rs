@@ -43,6 +43,15 @@ mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_registry.rs"));
 }
 
+/// Parses and validates one profile exactly as [`Registry::load`] does each built-in file.
+///
+/// `file` is the file name: the profile's `id` must equal its stem, and errors name it.
+/// Sandbox profiles are checked against a stand-in sandbox address; `extra_ca_pem` is refused,
+/// as in a built-in file, since there is no folder to resolve it in. The fuzz target's entry.
+pub fn parse_profile(file: &str, text: &str) -> Result<Bank, RegistryError> {
+    load::build(file, text, load::Origin::Builtin, None)
+}
+
 /// All known banks, by id. Read-only once loaded.
 #[derive(Debug, Clone)]
 pub struct Registry {

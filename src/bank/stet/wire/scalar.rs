@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -199,7 +199,14 @@ impl StetDate {
     pub fn calendar_day(&self, bank_tz: Tz) -> NaiveDate {
         match self {
             Self::Date(d) => *d,
-            Self::DateTime(dt) => dt.with_timezone(&bank_tz).date_naive(),
+            Self::DateTime(dt) => {
+                // Not `with_timezone(..).date_naive()`: it panics when the local time falls
+                // outside chrono's range, as a bank's `+262142-12-31T23:30:00Z` does in Paris.
+                // That far out the UTC day is as good an answer as any.
+                let utc = dt.naive_utc();
+                let offset = bank_tz.offset_from_utc_datetime(&utc).fix();
+                utc.checked_add_offset(offset).unwrap_or(utc).date()
+            }
             Self::Local(naive) => naive.date(),
         }
     }
@@ -254,6 +261,26 @@ mod tests {
         }
         assert!("2022-13-01".parse::<StetDate>().is_err());
         assert!("25/08/2022".parse::<StetDate>().is_err());
+    }
+
+    #[test]
+    fn calendar_day_at_the_ends_of_chrono_range_is_the_utc_day() {
+        // Paris is ahead of UTC, New York behind: their local times fall outside the range.
+        let last = format!("{}T23:30:00+00:00", NaiveDate::MAX.format("%Y-%m-%d"));
+        let last: StetDate = last.parse().unwrap();
+        assert_eq!(last.calendar_day(chrono_tz::Europe::Paris), NaiveDate::MAX);
+        let first = format!("{}T00:10:00+00:00", NaiveDate::MIN.format("%Y-%m-%d"));
+        let first: StetDate = first.parse().unwrap();
+        assert_eq!(
+            first.calendar_day(chrono_tz::America::New_York),
+            NaiveDate::MIN
+        );
+        // Within range the bank's day still wins over the UTC one.
+        let late: StetDate = "2022-08-24T22:30:00Z".parse().unwrap();
+        assert_eq!(
+            late.calendar_day(chrono_tz::Europe::Paris),
+            NaiveDate::from_ymd_opt(2022, 8, 25).unwrap()
+        );
     }
 }
 
