@@ -148,6 +148,15 @@ impl TestApp {
     }
 
     async fn spawn_configured(db: TestDb, with_sandbox: bool) -> Self {
+        Self::spawn_with(db, with_sandbox, |_| {}).await
+    }
+
+    /// With the sandbox, and the configuration adjusted by `adjust` before the start.
+    pub async fn spawn_with_sandbox_and(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with(db, true, adjust).await
+    }
+
+    async fn spawn_with(db: TestDb, with_sandbox: bool, adjust: impl FnOnce(&mut Config)) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = test_config(&db, data_dir.path().to_path_buf());
         if with_sandbox {
@@ -162,6 +171,7 @@ impl TestApp {
             config.sandbox_listen = Some("127.0.0.1:0".parse().unwrap());
             config.sandbox_web_listen = Some("127.0.0.1:0".parse().unwrap());
         }
+        adjust(&mut config);
         let app = Application::build(config)
             .await
             .expect("build the application");
