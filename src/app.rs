@@ -161,8 +161,9 @@ impl Application {
 }
 
 /// Every [`SWEEP_EVERY`], from start until the process stops: active connections whose consent
-/// ended turn `reauth_required`, audited (see [`crate::connect::expiry`]). A failed sweep is
-/// logged and retried at the next tick.
+/// ended turn `reauth_required`, audited, and journeys a crash interrupted after the SCA turn
+/// `error` (see [`crate::connect::expiry`]). A failed sweep is logged and retried at the next
+/// tick.
 ///
 /// [`SWEEP_EVERY`]: crate::connect::expiry::SWEEP_EVERY
 async fn sweep_expired_consents(pool: Pool) {
@@ -180,6 +181,18 @@ async fn sweep_expired_consents(pool: Pool) {
                 "consents expired: reauthorization needed"
             ),
             Err(e) => tracing::warn!(error = %e, "consent expiry sweep failed"),
+        }
+        let settled = store::run(&pool, |conn| {
+            Ok(crate::connect::expiry::fail_interrupted(
+                conn,
+                store::now(),
+            )?)
+        })
+        .await;
+        match settled {
+            Ok(ids) if ids.is_empty() => {}
+            Ok(ids) => tracing::info!(count = ids.len(), "interrupted journeys failed"),
+            Err(e) => tracing::warn!(error = %e, "interrupted journey sweep failed"),
         }
     }
 }

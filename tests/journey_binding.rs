@@ -402,3 +402,61 @@ async fn the_first_sync_and_the_activation_commit_together() {
         assert_eq!(accounts["accounts"], json!([]));
     }
 }
+
+#[actix_web::test]
+async fn a_journey_interrupted_after_the_sca_is_failed_not_left_pending() {
+    use diesel::prelude::*;
+    use passerelle::connect::expiry::fail_interrupted;
+    use passerelle::store::schema::{connections, sca_challenges};
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let (crashed, _) = new_connection(&app, "lea", "banque-bcp").await;
+        let (recent, _) = new_connection(&app, "lea", "banque-bcp").await;
+        let sweep = || async {
+            store::run(&app.state.pool, |conn| {
+                Ok(fail_interrupted(conn, store::now())?)
+            })
+            .await
+            .unwrap()
+        };
+        let set_sca = |id: &str, minutes_ago: i64| {
+            let id = id.to_owned();
+            store::run(&app.state.pool, move |conn| {
+                diesel::update(connections::table.find(id))
+                    .set(
+                        connections::sca_at
+                            .eq(store::now() - chrono::Duration::minutes(minutes_ago)),
+                    )
+                    .execute(conn)?;
+                Ok(())
+            })
+        };
+        // Never past the SCA: the app's link is still waiting for the user.
+        assert!(sweep().await.is_empty());
+        // Past the SCA two hours ago, but its link is still live: not yet.
+        set_sca(&crashed, 120).await.unwrap();
+        set_sca(&recent, 10).await.unwrap();
+        assert!(sweep().await.is_empty());
+        // The process died after the consent: every form and link spent, nothing committed.
+        store::run(&app.state.pool, |conn| {
+            diesel::update(sca_challenges::table)
+                .set(sca_challenges::consumed_at.eq(Some(store::now())))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(sweep().await, vec![crashed.clone()]);
+        let (_, connection) = api(&app, "GET", &format!("/v1/connections/{crashed}"), None).await;
+        assert_eq!(
+            (connection["status"].as_str(), connection["error"].as_str()),
+            (Some("error"), Some("journey_interrupted"))
+        );
+        let (_, connection) = api(&app, "GET", &format!("/v1/connections/{recent}"), None).await;
+        assert_eq!(
+            connection["status"], "pending",
+            "a journey in progress is left alone"
+        );
+        assert!(sweep().await.is_empty(), "settled once");
+    }
+}

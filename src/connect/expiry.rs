@@ -1,4 +1,4 @@
-//! Consents that reach their end. A STET consent lasts until 180 days after the PSU's last SCA
+//! Consents that reach their end, and journeys that never did. A STET consent lasts until 180 days after the PSU's last SCA
 //! (`consent_expires_at`); after that the bank refuses the refresh token, so the connection
 //! needs the PSU again. `serve` sweeps for such connections every [`SWEEP_EVERY`], marks them
 //! `reauth_required` and writes `consent.expired` to the audit log, in one transaction, so the
@@ -40,4 +40,16 @@ pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec
         }
         Ok(expired.into_iter().map(|row| row.id).collect())
     })
+}
+
+/// How long after its SCA a `pending` connection with nothing live left is taken for an
+/// interrupted journey: longer than a consent form lives (30 minutes) plus a first sync.
+pub const INTERRUPTED_AFTER_MINUTES: i64 = 60;
+
+/// Fails the journeys that a crash or a vanished browser left `pending` after the SCA (see
+/// [`connections::fail_interrupted_journeys`]); returns their ids. Runs at start and with each
+/// sweep, so a restart after a crash settles them.
+pub fn fail_interrupted(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<String>> {
+    let stale_before = at - chrono::Duration::minutes(INTERRUPTED_AFTER_MINUTES);
+    connections::fail_interrupted_journeys(conn, at, stale_before)
 }

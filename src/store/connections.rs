@@ -207,3 +207,39 @@ pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec
             .get_results(c),
     }
 }
+
+/// Fails every `pending` connection whose journey was interrupted after the SCA (the process
+/// died between the consent and the first sync's commit, or the browser never came back): the
+/// SCA is older than `stale_before` and no link, state or form of it is still live. They turn
+/// `error` with `journey_interrupted`, so the app learns the user must start again instead of
+/// waiting on `pending` forever. Returns their ids.
+pub fn fail_interrupted_journeys(
+    conn: &mut DbConnection,
+    at: NaiveDateTime,
+    stale_before: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    use super::schema::sca_challenges;
+    let live = sca_challenges::table
+        .filter(sca_challenges::connection_id.eq(connections::id.nullable()))
+        .filter(sca_challenges::consumed_at.is_null())
+        .filter(sca_challenges::expires_at.gt(at));
+    let due = connections::status
+        .eq("pending")
+        .and(connections::sca_at.le(stale_before))
+        .and(diesel::dsl::not(diesel::dsl::exists(live)));
+    let set = (
+        connections::status.eq("error"),
+        connections::error_code.eq(Some("journey_interrupted")),
+        connections::updated_at.eq(now()),
+    );
+    match conn {
+        DbConnection::Sqlite(c) => diesel::update(connections::table.filter(due))
+            .set(set)
+            .returning(connections::id)
+            .get_results(c),
+        DbConnection::Pg(c) => diesel::update(connections::table.filter(due))
+            .set(set)
+            .returning(connections::id)
+            .get_results(c),
+    }
+}
