@@ -296,7 +296,7 @@ async fn journey_pages_refuse_framing_and_cross_site_posts() {
     for headers in [
         &[("Origin", "https://evil.example")][..],
         &[("Sec-Fetch-Site", "cross-site")][..],
-        &[("Origin", "null")][..],
+        &[("Sec-Fetch-Site", "same-site"), ("Origin", "null")][..],
     ] {
         let refused = browser
             .post_with(&connect_url, &[("cancel", "1")], headers)

@@ -100,20 +100,20 @@ impl BrowserBinding {
     }
 }
 
-/// Whether a form POST comes from Passerelle's own pages. A browser says where a request comes
-/// from in `Sec-Fetch-Site` (modern browsers) and `Origin` (every browser, on POST); either one
-/// naming another site refuses it. A client that sends neither is no browser another site could
-/// drive, and still needs the journey cookie.
+/// Whether a form POST comes from Passerelle's own pages. `Sec-Fetch-Site` (every current
+/// browser) decides when sent: only `same-origin` passes. Without it, `Origin` must name the
+/// public URL's origin, except `null`: under the pages' `Referrer-Policy: no-referrer`, browsers
+/// send `Origin: null` even for a page's own form, so `null` alone proves nothing either way
+/// (such an older browser still needs the journey cookie, which `SameSite=Lax` keeps off a
+/// cross-site POST). A client that sends neither is no browser another site could drive.
 pub fn same_origin(req: &HttpRequest, public_url: &Url) -> bool {
     let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or(""));
     if let Some(site) = header("sec-fetch-site") {
-        if site != "same-origin" {
-            return false;
-        }
+        return site == "same-origin";
     }
     match header("origin") {
+        Some("null") | None => true,
         Some(origin) => origin == public_url.origin().ascii_serialization(),
-        None => true,
     }
 }
 
@@ -139,7 +139,13 @@ mod tests {
             ("Origin", "http://127.0.0.1:8080")
         ]));
         assert!(!ok(&[("Origin", "https://evil.example")]));
-        assert!(!ok(&[("Origin", "null")]));
+        // What a browser sends for the page's own form under `Referrer-Policy: no-referrer`.
+        assert!(ok(&[("Sec-Fetch-Site", "same-origin"), ("Origin", "null")]));
+        assert!(!ok(&[("Sec-Fetch-Site", "cross-site"), ("Origin", "null")]));
+        assert!(!ok(&[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Origin", "http://127.0.0.1:8080")
+        ]));
         assert!(!ok(&[("Origin", "http://127.0.0.1:9999")]));
         assert!(!ok(&[("Sec-Fetch-Site", "cross-site")]));
         assert!(!ok(&[("Sec-Fetch-Site", "same-site")]));
