@@ -8,7 +8,8 @@
 mod common;
 
 use common::http_browser::{
-    api, bank_login, between, connect, consent_all, new_connection, to_bank, HttpBrowser,
+    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, to_bank,
+    HttpBrowser,
 };
 use common::{TestApp, TestDb};
 use serde_json::json;
@@ -184,12 +185,7 @@ async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
     let client = HttpBrowser::new(&app);
     let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
     let authorize = to_bank(&client, &connect_url).await;
-    let login = client.get(&authorize).await;
-    let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
-    let action = authorize.split('?').next().unwrap().to_owned();
-    let cancelled = client
-        .post(&action, &[("session", &session), ("action", "cancel")])
-        .await;
+    let cancelled = bank_cancel(&client, &authorize).await;
     assert_eq!(cancelled.status, 302, "{}", cancelled.body);
     let back = client.get(&cancelled.location.unwrap()).await;
     assert_eq!(back.status, 303);

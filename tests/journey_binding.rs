@@ -7,7 +7,8 @@
 mod common;
 
 use common::http_browser::{
-    api, bank_login, between, connect, consent_all, new_connection, to_bank, HttpBrowser,
+    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, to_bank,
+    HttpBrowser,
 };
 use common::{TestApp, TestDb};
 use passerelle::connect::tokens::{load_tokens, TokenError};
@@ -154,12 +155,7 @@ async fn a_journey_that_ended_in_error_cannot_complete_later() {
         let first = to_bank(&browser, &connect_url).await;
         let second = to_bank(&browser, &connect_url).await;
         // The PSU cancels at the bank: the app is told `error`.
-        let login = browser.get(&first).await;
-        let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
-        let action = first.split('?').next().unwrap().to_owned();
-        let cancelled = browser
-            .post(&action, &[("session", &session), ("action", "cancel")])
-            .await;
+        let cancelled = bank_cancel(&browser, &first).await;
         let back = browser.get(&cancelled.location.unwrap()).await;
         assert!(back
             .location

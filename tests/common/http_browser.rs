@@ -212,6 +212,16 @@ pub async fn bank_login(browser: &HttpBrowser, authorize_url: &str, persona: &st
     done.location.unwrap()
 }
 
+/// Presses "Annuler" on the sandbox's login page; returns the bank's redirect (302).
+pub async fn bank_cancel(browser: &HttpBrowser, authorize_url: &str) -> Page {
+    let login = browser.get(authorize_url).await;
+    let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
+    let action = authorize_url.split('?').next().unwrap().to_owned();
+    browser
+        .post(&action, &[("session", &session), ("action", "cancel")])
+        .await
+}
+
 /// The consent form's fields with every box ticked.
 pub fn all_boxes(consent_page: &Page) -> Vec<(String, String)> {
     let mut fields = Vec::new();

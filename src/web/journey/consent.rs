@@ -19,6 +19,7 @@ use crate::bank::{Connector, PsuContext, TokenSource};
 use crate::connect::banks::{BankConnector, BankConnectors};
 use crate::connect::tokens::StoredToken;
 use crate::connect::{audit_consent, psu, random_token, token_hash};
+use crate::model::Account;
 use crate::store::models::{ConnectionRow, ConsentRow, ScaChallengeRow};
 use crate::store::{self, connections, consents, sca_challenges, users};
 use crate::sync::rows::account_key;
@@ -64,19 +65,27 @@ struct ConsentPage<'a> {
     identity: bool,
 }
 
-async fn stored_token(
+/// The connection's tokens, and the accounts the bank lists for the PSU with them.
+async fn token_and_accounts(
     state: &AppState,
     connector: &BankConnector,
     connection: &ConnectionRow,
-) -> Result<StoredToken, Failure> {
-    StoredToken::load(
+    psu: &PsuContext,
+) -> Result<(StoredToken, Vec<Account>), Failure> {
+    let token = StoredToken::load(
         &state.pool,
         Arc::clone(&state.keyring),
         connector.oauth.clone(),
         &connection.id,
     )
     .await
-    .map_err(internal)
+    .map_err(internal)?;
+    let listed = connector
+        .stet
+        .accounts(&token, Some(psu))
+        .await
+        .map_err(|e| Failure::new("bank_error", e))?;
+    Ok((token, listed.value))
 }
 
 /// The consent page: the accounts the bank lists (mixed model: before consent they carry no
@@ -91,12 +100,7 @@ pub(super) async fn consent_page(
     proof: Proof,
     t: &Texts,
 ) -> Result<HttpResponse, Failure> {
-    let token = stored_token(state, connector, connection).await?;
-    let listed = connector
-        .stet
-        .accounts(&token, Some(psu))
-        .await
-        .map_err(|e| Failure::new("bank_error", e))?;
+    let (_, listed) = token_and_accounts(state, connector, connection, psu).await?;
     let (id, now) = (connection.id.clone(), store::now());
     let form_token = random_token().map_err(internal)?;
     let row = ScaChallengeRow {
@@ -124,7 +128,6 @@ pub(super) async fn consent_page(
     let previous_b = set(current.as_ref().map(|c| &c.balances_ibans));
     let previous_t = set(current.as_ref().map(|c| &c.transactions_ibans));
     let accounts = listed
-        .value
         .iter()
         .filter_map(|a| {
             let key = account_key(a)?;
@@ -231,14 +234,9 @@ async fn apply_consent(
     choice: Choice,
     proof: Proof,
 ) -> Result<(), Failure> {
-    let token = stored_token(state, connector, connection).await?;
     // Only accounts the bank lists for this PSU may be consented.
-    let listed = connector
-        .stet
-        .accounts(&token, Some(psu))
-        .await
-        .map_err(|e| Failure::new("bank_error", e))?;
-    let known: HashSet<String> = listed.value.iter().filter_map(account_key).collect();
+    let (token, listed) = token_and_accounts(state, connector, connection, psu).await?;
+    let known: HashSet<String> = listed.iter().filter_map(account_key).collect();
     let keep = |v: Vec<String>| -> Vec<String> {
         let mut v: Vec<String> = v.into_iter().filter(|k| known.contains(k)).collect();
         v.sort();
