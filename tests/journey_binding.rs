@@ -287,6 +287,22 @@ async fn journey_pages_refuse_framing_and_cross_site_posts() {
     assert_eq!(header("x-frame-options"), "DENY");
     assert_eq!(header("referrer-policy"), "no-referrer");
     assert_eq!(header("x-content-type-options"), "nosniff");
+    // Other methods on the journey's pages are refused as such, not as unknown paths.
+    let client = awc::Client::default();
+    for (method, path) in [
+        ("TRACE", connect_url.clone()),
+        ("PUT", connect_url.clone()),
+        ("TRACE", app.url("/callback")),
+        ("GET", app.url("/consent/0000")),
+    ] {
+        let response = client
+            .request(method.parse().unwrap(), &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert!(response.headers().contains_key("allow"));
+    }
 
     // Another site's form cannot start or cancel the journey…
     for headers in [

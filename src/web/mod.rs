@@ -74,7 +74,35 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Option<web::Data<demo::DemoCli
         .service(journey::connect_continue)
         .service(journey::callback)
         .service(journey::consent_submit);
+    let mut pages = vec![
+        ("/connect/{token}", "GET, POST"),
+        ("/callback", "GET"),
+        ("/consent/{token}", "POST"),
+    ];
     if let Some(demo) = demo {
         demo::routes(cfg, demo);
+        pages.extend([
+            ("/demo", "GET"),
+            ("/demo/connect", "POST"),
+            ("/demo/done", "GET"),
+        ]);
     }
+    for (path, allow) in pages {
+        method_not_allowed(cfg, path, allow);
+    }
+}
+
+/// A page's other methods (TRACE, PUT, …) answer 405 with `Allow`, not the 404 of an unknown
+/// path. Registered after the handlers, so only a request no handler's method matched gets here.
+fn method_not_allowed(cfg: &mut web::ServiceConfig, path: &str, allow: &'static str) {
+    cfg.service(
+        web::resource(path).default_service(web::to(move || async move {
+            let mut response = HttpResponse::MethodNotAllowed()
+                .insert_header(("Allow", allow))
+                .content_type("text/plain; charset=utf-8")
+                .body("method not allowed");
+            page_headers(&mut response);
+            response
+        })),
+    );
 }
