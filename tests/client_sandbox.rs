@@ -4,49 +4,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::sandbox::*;
 use passerelle::bank::stet::wire::ais::Access;
 use passerelle::bank::stet::wire::AccountIdentification;
-use passerelle::bank::stet::StetClient;
 use passerelle::bank::{Connector, DateRange, FixedToken, PsuContext, RefreshingToken};
-use passerelle::httpsig::{key_id, Signer};
 use passerelle::model::BankResourceId;
-use passerelle::oauth::OAuthClient;
 use passerelle::registry::{Environment, Registry, SandboxHosts};
-use passerelle::tls::client::{BankHttpClient, ClientOptions, TlsMaterial};
-use passerelle::tls::identity::Identity;
 use secrecy::{ExposeSecret, SecretString};
-
-struct Tpp {
-    stet: StetClient,
-    oauth: OAuthClient,
-}
-
-fn tpp(sbx: &Sandbox) -> Tpp {
-    let api = sbx.handle.addr.to_string();
-    let web = sbx.handle.web_addr.to_string();
-    let registry = Registry::load(
-        &[],
-        Some(SandboxHosts {
-            api: &api,
-            web: &web,
-        }),
-    )
-    .unwrap();
-    let bank = registry.get("sandbox-bcp").unwrap();
-    let qwac = Identity::from_pem_files(&sbx.certs.qwac_cert, &sbx.certs.qwac_key).unwrap();
-    let material = TlsMaterial::load(qwac, &[&sbx.certs.ca_cert]).unwrap();
-    let http = BankHttpClient::new(&material, ClientOptions::default()).unwrap();
-    let qseal = Identity::from_pem_files(&sbx.certs.qseal_cert, &sbx.certs.qseal_key).unwrap();
-    let id = key_id(&(&bank.signature.key_id).into(), CLIENT_ID, &qseal.cert).unwrap();
-    let signer = Arc::new(Signer::new(&qseal.key, id).unwrap());
-    Tpp {
-        stet: StetClient::new(bank, Environment::Sandbox, http.clone(), signer),
-        oauth: OAuthClient::new(bank, Environment::Sandbox, CLIENT_ID, http),
-    }
-}
 
 fn psu() -> PsuContext {
     PsuContext {

@@ -7,6 +7,7 @@
 
 mod error;
 pub mod probe;
+pub mod retry;
 pub mod stet;
 mod token;
 
@@ -16,6 +17,7 @@ use futures_util::future::LocalBoxFuture;
 use secrecy::SecretString;
 
 pub use error::{BankError, BankErrorDetails, BankErrorKind};
+pub use retry::{FreeRetries, NoRetries, RetryGate, RetryPolicy};
 pub use token::{FixedToken, RefreshingToken};
 
 use crate::model::{Account, Balance, BankResourceId, Transaction};
@@ -123,29 +125,66 @@ pub struct DateRange {
 
 /// What the sync engine and payments need from a bank, whatever its protocol.
 ///
-/// Lists answered with `204 No Content` come back empty.
+/// Lists answered with `204 No Content` come back empty. A transient failure (5xx, a connection
+/// lost before any answer) is retried as [`retry`] says, each retry first allowed by a
+/// [`RetryGate`]: the `*_gated` reads take the caller's (an unattended caller spends its quota
+/// ledger there); the others use [`retry::default_gate`] (free with the PSU present, none
+/// without).
 pub trait Connector {
-    /// The PSU's accounts (`GET /accounts`).
+    /// The PSU's accounts (`GET /accounts`), each retry allowed by `gate`.
+    fn accounts_gated<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        psu: Option<&'a PsuContext>,
+        gate: &'a dyn RetryGate,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Account>>, BankError>>;
+
+    /// An account's balances, each retry allowed by `gate`.
+    fn balances_gated<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        psu: Option<&'a PsuContext>,
+        account: &'a BankResourceId,
+        gate: &'a dyn RetryGate,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Balance>>, BankError>>;
+
+    /// An account's transactions in a date range, each retry allowed by `gate`.
+    fn transactions_gated<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        psu: Option<&'a PsuContext>,
+        account: &'a BankResourceId,
+        range: DateRange,
+        gate: &'a dyn RetryGate,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Transaction>>, BankError>>;
+
+    /// The PSU's accounts (`GET /accounts`), retried through [`retry::default_gate`].
     fn accounts<'a>(
         &'a self,
         token: &'a dyn TokenSource,
         psu: Option<&'a PsuContext>,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Account>>, BankError>>;
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Account>>, BankError>> {
+        self.accounts_gated(token, psu, retry::default_gate(psu))
+    }
 
-    /// An account's balances.
+    /// An account's balances, retried through [`retry::default_gate`].
     fn balances<'a>(
         &'a self,
         token: &'a dyn TokenSource,
         psu: Option<&'a PsuContext>,
         account: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Balance>>, BankError>>;
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Balance>>, BankError>> {
+        self.balances_gated(token, psu, account, retry::default_gate(psu))
+    }
 
-    /// An account's transactions in a date range.
+    /// An account's transactions in a date range, retried through [`retry::default_gate`].
     fn transactions<'a>(
         &'a self,
         token: &'a dyn TokenSource,
         psu: Option<&'a PsuContext>,
         account: &'a BankResourceId,
         range: DateRange,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Transaction>>, BankError>>;
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Transaction>>, BankError>> {
+        self.transactions_gated(token, psu, account, range, retry::default_gate(psu))
+    }
 }

@@ -34,7 +34,7 @@ use std::time::Duration;
 use crate::config::Config;
 
 pub use clock::SandboxClock;
-pub use faults::{FaultPlan, FaultSwitch};
+pub use faults::{FaultPlan, FaultSwitch, ScriptedFault, SeenCall};
 pub use server::{start, SandboxHandle};
 
 /// The OTP every persona types on the sandbox's SMS page, as on the portal.

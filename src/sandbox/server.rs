@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_tls::accept::openssl::TlsStream;
 use actix_web::body::BoxBody;
 use actix_web::dev::{Extensions, Service, ServiceResponse};
-use actix_web::http::header::{HeaderName, CONTENT_TYPE};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use actix_web::rt::net::TcpStream;
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer, ResponseError};
@@ -179,13 +179,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .map(|s| s.faults.clone())
                 .unwrap_or_default();
             let latency = faults.plan().latency;
-            let (fault, revoke) = faults.roll();
-            if revoke {
-                req.extensions_mut().insert(RevokeTokenEarly);
-            }
-            let call = match fault {
-                None => Ok(srv.call(req)),
-                Some(fault) => Err((req, fault)),
+            let psu_present = req.headers().contains_key("psu-ip-address");
+            let scripted = faults.scripted(req.method().as_str(), req.path(), psu_present);
+            let call = match scripted {
+                Some((status, retry_after)) => {
+                    Err((req, scripted_response(status, retry_after.as_deref())))
+                }
+                None => {
+                    let (fault, revoke) = faults.roll();
+                    if revoke {
+                        req.extensions_mut().insert(RevokeTokenEarly);
+                    }
+                    match fault {
+                        None => Ok(srv.call(req)),
+                        Some(fault) => Err((req, faulty_response(fault))),
+                    }
+                }
             };
             async move {
                 if !latency.is_zero() {
@@ -193,7 +202,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 }
                 let mut response: ServiceResponse<BoxBody> = match call {
                     Ok(call) => call.await?.map_into_boxed_body(),
-                    Err((req, fault)) => req.into_response(faulty_response(fault)),
+                    Err((req, answer)) => req.into_response(answer),
                 };
                 if let Some(id) = request_id {
                     response
@@ -286,6 +295,30 @@ fn page_routes(cfg: &mut web::ServiceConfig) {
             .route("/pisp/approve/{id}", web::get().to(payments::approval_page)),
     );
     cfg.default_service(web::to(not_found));
+}
+
+/// The answer a [`super::faults::ScriptedFault`] gives: a STET error body with `status` and
+/// the script's `Retry-After` (or none).
+fn scripted_response(status: u16, retry_after: Option<&str>) -> HttpResponse {
+    let mut response = if status == 429 {
+        StetError::TooManyRequests("scripted fault: too many requests".into()).error_response()
+    } else {
+        let status = match status {
+            500 | 502 | 504 => StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        StetError::Unavailable {
+            status,
+            message: format!("scripted fault: {status}"),
+        }
+        .error_response()
+    };
+    let headers = response.headers_mut();
+    headers.remove(RETRY_AFTER);
+    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(v).ok()) {
+        headers.insert(RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The answer an injected fault gives instead of the real one.

@@ -4,15 +4,22 @@
 //!
 //! With the PSU present (`psu` given) calls carry the `PSU-*` headers and cost no batch quota.
 //! Without, each call first spends one unit of the bank's daily quota in the database ledger
-//! (Europe/Paris day for BPCE); a call that would exceed it is not sent.
+//! (Europe/Paris day for BPCE); a call that would exceed it is not sent. A retry of a transient
+//! failure is a call like any other: it spends its unit first too ([`LedgerGate`]), and is not
+//! sent when the ledger refuses.
 
 pub mod rows;
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 use chrono::{Duration, TimeZone, Utc};
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
 
-use crate::bank::{BankError, Connector, DateRange, PsuContext, RawExchange, TokenSource};
+use crate::bank::{
+    BankError, Connector, DateRange, PsuContext, RawExchange, RetryGate, TokenSource,
+};
 use crate::connect::banks::BankConnector;
 use crate::model::BankResourceId;
 use crate::store::models::{BankResponseRow, ConnectionRow, ConsentRow, SyncRunRow};
@@ -101,6 +108,51 @@ fn vault_rows(bank: &str, connection: &str, exchanges: &[RawExchange]) -> Vec<Ba
         .collect()
 }
 
+/// The quota ledger as the [`RetryGate`] of one call: each retry spends one unit under the
+/// call's IBAN and method, as its first attempt did (nothing with the PSU present). When the
+/// ledger cannot be read the retry is refused, and the store's error is kept for the sync to
+/// return instead of the bank's.
+struct LedgerGate<'s, 'r> {
+    sync: &'s SyncRequest<'r>,
+    iban: &'s str,
+    method: &'static str,
+    failure: RefCell<Option<SyncError>>,
+}
+
+impl<'s, 'r> LedgerGate<'s, 'r> {
+    fn new(sync: &'s SyncRequest<'r>, iban: &'s str, method: &'static str) -> Self {
+        Self {
+            sync,
+            iban,
+            method,
+            failure: RefCell::new(None),
+        }
+    }
+
+    /// The call's result, unless the ledger failed while it ran.
+    fn checked<T>(self, result: Result<T, BankError>) -> Result<T, SyncError> {
+        match self.failure.into_inner() {
+            Some(failure) => Err(failure),
+            None => Ok(result?),
+        }
+    }
+}
+
+impl RetryGate for LedgerGate<'_, '_> {
+    fn may_retry(&self) -> LocalBoxFuture<'_, bool> {
+        async move {
+            match self.sync.may_call(self.iban, self.method).await {
+                Ok(allowed) => allowed,
+                Err(e) => {
+                    self.failure.replace(Some(e));
+                    false
+                }
+            }
+        }
+        .boxed_local()
+    }
+}
+
 impl SyncRequest<'_> {
     /// Spends one unit of quota for an unattended call; with the PSU present there is nothing
     /// to spend. Returns whether the call may be sent.
@@ -133,6 +185,8 @@ impl SyncRequest<'_> {
         let mut exchanges: Vec<RawExchange> = Vec::new();
         let mut outcome = SyncOutcome::default();
 
+        // The list of accounts spends no ledger unit (its key has no IBAN), so unattended it is
+        // not retried: `accounts` retries only with the PSU present.
         let listed = stet.accounts(self.token, self.psu).await?;
         exchanges.extend(listed.exchanges);
         let share_balances = ibans(&self.consent.balances_ibans);
@@ -172,7 +226,11 @@ impl SyncRequest<'_> {
             account_rows.push(row);
             if shared_b {
                 if self.may_call(&key, "balances").await? {
-                    let got = stet.balances(self.token, self.psu, &resource).await?;
+                    let gate = LedgerGate::new(self, &key, "balances");
+                    let got = stet
+                        .balances_gated(self.token, self.psu, &resource, &gate)
+                        .await;
+                    let got = gate.checked(got)?;
                     exchanges.extend(got.exchanges);
                     balance_rows.push((key.clone(), got.value));
                 } else {
@@ -182,14 +240,12 @@ impl SyncRequest<'_> {
             if shared_t {
                 if self.may_call(&key, "transactions").await? {
                     let range = DateRange { from, to: None };
+                    let gate = LedgerGate::new(self, &key, "transactions");
+                    let account = BankResourceId(resource.0.clone());
                     let got = stet
-                        .transactions(
-                            self.token,
-                            self.psu,
-                            &BankResourceId(resource.0.clone()),
-                            range,
-                        )
-                        .await?;
+                        .transactions_gated(self.token, self.psu, &account, range, &gate)
+                        .await;
+                    let got = gate.checked(got)?;
                     exchanges.extend(got.exchanges);
                     fetched_transactions.push((key, got.value));
                 } else {

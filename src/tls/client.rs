@@ -66,9 +66,16 @@ pub enum TransportError {
     /// client certificate, DNS, …).
     #[error("cannot connect: {0}")]
     Connect(String),
-    /// No complete answer within the read timeout.
+    /// The connection was refused, reset or closed before any answer came: the bank, or a load
+    /// balancer in front of it, is down or restarting, or closed an idle kept-alive connection.
+    #[error("no answer: {0}")]
+    NoAnswer(String),
+    /// No answer (not even a status line) within the read timeout.
     #[error("no complete answer within {0:?}")]
     Timeout(Duration),
+    /// The status line came, then the body broke off or did not complete in time.
+    #[error("while reading the body: {0}")]
+    Body(String),
     /// The body is larger than the limit.
     #[error("response body larger than {limit} bytes")]
     BodyTooLarge {
@@ -78,6 +85,16 @@ pub enum TransportError {
     /// Anything else while sending or reading.
     #[error("{0}")]
     Other(String),
+}
+
+impl TransportError {
+    /// Whether it failed before any answer in a way that usually passes (refused, reset, timed
+    /// out), so an idempotent request may be sent again. A refused TLS handshake is not: awc
+    /// reports every handshake failure as one opaque error, and a wrong CA or an expired
+    /// certificate is permanent.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::NoAnswer(_) | Self::Timeout(_))
+    }
 }
 
 /// A request as it goes on the wire; built by the callers (STET client, OAuth).
@@ -223,6 +240,9 @@ impl BankHttpClient {
     pub async fn send(&self, request: OutboundRequest) -> Result<RawResponse, TransportError> {
         let read_timeout = self.options.read_timeout;
         let limit = self.options.max_body_bytes;
+        // Set once the status line is in: a timeout after it broke a body, not the exchange.
+        let answered = std::cell::Cell::new(false);
+        let answered = &answered;
         let exchange = async move {
             let mut builder = self.client.request(request.method, &request.url);
             for (name, value) in &request.headers {
@@ -232,6 +252,7 @@ impl BankHttpClient {
                 .send_body(request.body)
                 .await
                 .map_err(send_error(read_timeout))?;
+            answered.set(true);
             let status = response.status();
             let headers = response
                 .headers()
@@ -240,7 +261,7 @@ impl BankHttpClient {
                 .collect();
             let body = response.body().limit(limit).await.map_err(|e| match e {
                 awc::error::PayloadError::Overflow => TransportError::BodyTooLarge { limit },
-                other => TransportError::Other(format!("while reading the body: {other}")),
+                other => TransportError::Body(other.to_string()),
             })?;
             Ok(RawResponse {
                 status,
@@ -248,19 +269,97 @@ impl BankHttpClient {
                 body,
             })
         };
-        actix_rt::time::timeout(read_timeout, exchange)
-            .await
-            .unwrap_or(Err(TransportError::Timeout(read_timeout)))
+        match actix_rt::time::timeout(read_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) if answered.get() => Err(TransportError::Body(format!(
+                "not complete within {read_timeout:?}"
+            ))),
+            Err(_) => Err(TransportError::Timeout(read_timeout)),
+        }
     }
+}
+
+/// Socket errors that mean the peer or the network dropped the connection, not that the
+/// request was refused for what it is.
+fn dropped(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        kind,
+        K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::BrokenPipe
+            | K::TimedOut
+            | K::UnexpectedEof
+            | K::Interrupted
+    )
 }
 
 fn send_error(
     read_timeout: Duration,
 ) -> impl FnOnce(awc::error::SendRequestError) -> TransportError {
-    use awc::error::SendRequestError as E;
+    use awc::error::{ConnectError as C, SendRequestError as E};
     move |e| match e {
         E::Timeout => TransportError::Timeout(read_timeout),
+        // `Disconnected`: a kept-alive connection the bank had closed ended before the answer.
+        E::Connect(c @ (C::Timeout | C::Disconnected)) => TransportError::NoAnswer(c.to_string()),
+        E::Connect(C::Io(io)) if dropped(io.kind()) => TransportError::NoAnswer(io.to_string()),
         E::Connect(c) => TransportError::Connect(c.to_string()),
+        // The request could not be written, or the connection broke before the status line.
+        E::Send(io) => TransportError::NoAnswer(io.to_string()),
+        E::Response(actix_web::error::ParseError::Io(io)) => {
+            TransportError::NoAnswer(io.to_string())
+        }
         other => TransportError::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use actix_web::error::ParseError;
+    use awc::error::{ConnectError, SendRequestError};
+
+    use super::*;
+
+    fn classify(e: SendRequestError) -> TransportError {
+        send_error(Duration::from_secs(1))(e)
+    }
+
+    #[test]
+    fn refused_reset_and_timed_out_connections_are_transient() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::TimedOut,
+        ] {
+            let e = classify(SendRequestError::Connect(ConnectError::Io(kind.into())));
+            assert!(e.is_transient(), "{kind:?}: {e}");
+        }
+        assert!(classify(SendRequestError::Connect(ConnectError::Timeout)).is_transient());
+        assert!(classify(SendRequestError::Connect(ConnectError::Disconnected)).is_transient());
+        assert!(classify(SendRequestError::Send(io::ErrorKind::BrokenPipe.into())).is_transient());
+        assert!(classify(SendRequestError::Response(ParseError::Io(
+            io::ErrorKind::UnexpectedEof.into()
+        )))
+        .is_transient());
+        assert!(classify(SendRequestError::Timeout).is_transient());
+    }
+
+    #[test]
+    fn refused_handshakes_unknown_hosts_and_broken_bodies_are_not() {
+        // How actix-tls reports a failed handshake (a wrong CA among others).
+        let tls = io::Error::other("error:0A000086:SSL routines::certificate verify failed");
+        let e = classify(SendRequestError::Connect(ConnectError::Io(tls)));
+        assert!(
+            matches!(e, TransportError::Connect(_)) && !e.is_transient(),
+            "{e}"
+        );
+        assert!(!classify(SendRequestError::Connect(ConnectError::NoRecords)).is_transient());
+        assert!(!classify(SendRequestError::Response(ParseError::Header)).is_transient());
+        assert!(!TransportError::Body("connection reset".into()).is_transient());
+        assert!(!TransportError::BodyTooLarge { limit: 1 }.is_transient());
     }
 }

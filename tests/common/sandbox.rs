@@ -538,3 +538,39 @@ impl Sandbox {
         done.header("location").unwrap()
     }
 }
+
+/// Passerelle's own clients (STET and OAuth) for the `sandbox-bcp` profile, pointed at `sbx`.
+pub struct Tpp {
+    pub stet: passerelle::bank::stet::StetClient,
+    pub oauth: passerelle::oauth::OAuthClient,
+}
+
+pub fn tpp(sbx: &Sandbox) -> Tpp {
+    tpp_at(sbx, &sbx.handle.addr.to_string())
+}
+
+/// As [`tpp`], with the API at `api` (`host:port`) instead of the sandbox's.
+pub fn tpp_at(sbx: &Sandbox, api: &str) -> Tpp {
+    use passerelle::registry::{Environment, Registry, SandboxHosts};
+    use passerelle::tls::client::{BankHttpClient, ClientOptions, TlsMaterial};
+    use passerelle::tls::identity::Identity;
+    let web = sbx.handle.web_addr.to_string();
+    let registry = Registry::load(&[], Some(SandboxHosts { api, web: &web })).unwrap();
+    let bank = registry.get("sandbox-bcp").unwrap();
+    let qwac = Identity::from_pem_files(&sbx.certs.qwac_cert, &sbx.certs.qwac_key).unwrap();
+    let material = TlsMaterial::load(qwac, &[&sbx.certs.ca_cert]).unwrap();
+    let http = BankHttpClient::new(&material, ClientOptions::default()).unwrap();
+    let qseal = Identity::from_pem_files(&sbx.certs.qseal_cert, &sbx.certs.qseal_key).unwrap();
+    let id = passerelle::httpsig::key_id(&(&bank.signature.key_id).into(), CLIENT_ID, &qseal.cert)
+        .unwrap();
+    let signer = std::sync::Arc::new(Signer::new(&qseal.key, id).unwrap());
+    Tpp {
+        stet: passerelle::bank::stet::StetClient::new(
+            bank,
+            Environment::Sandbox,
+            http.clone(),
+            signer,
+        ),
+        oauth: passerelle::oauth::OAuthClient::new(bank, Environment::Sandbox, CLIENT_ID, http),
+    }
+}
