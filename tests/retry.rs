@@ -402,6 +402,7 @@ async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncError> {
         psu: None,
         client_id: &state.config.client_id,
         trigger: "batch",
+        activate: false,
     }
     .run()
     .await
