@@ -17,7 +17,7 @@ use crate::crypto::Keyring;
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::store::{self, Pool};
-use crate::telemetry::PathOnlyRootSpan;
+use crate::telemetry::RouteOnlyRootSpan;
 use crate::tls::certs;
 use crate::web::demo::DemoClient;
 
@@ -106,7 +106,7 @@ impl Application {
                         Ok(response)
                     }
                 })
-                .wrap(TracingLogger::<PathOnlyRootSpan>::new())
+                .wrap(TracingLogger::<RouteOnlyRootSpan>::new())
                 .app_data(shared.clone())
                 // awc clients are bound to their worker thread: one set of bank clients each.
                 .app_data(web::Data::new(BankConnectors::new(

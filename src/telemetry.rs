@@ -49,9 +49,9 @@ pub fn init(format: LogFormat) -> LogGuard {
 
 /// The root span of every request: method, route template (no path segment, no query), request
 /// id, status.
-pub struct PathOnlyRootSpan;
+pub struct RouteOnlyRootSpan;
 
-impl RootSpanBuilder for PathOnlyRootSpan {
+impl RootSpanBuilder for RouteOnlyRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let request_id = request
             .extensions()
