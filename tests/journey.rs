@@ -8,8 +8,8 @@
 mod common;
 
 use common::http_browser::{
-    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, to_bank,
-    HttpBrowser,
+    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, reauthorize,
+    to_bank, HttpBrowser,
 };
 use common::{TestApp, TestDb};
 use serde_json::json;
@@ -368,24 +368,16 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
 }
 
 #[actix_web::test]
-async fn changing_the_shared_accounts_later_needs_no_new_sca() {
+async fn the_browser_that_just_passed_sca_changes_the_shared_accounts_without_a_new_one() {
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
-    let (status, link) = api(
-        &app,
-        "POST",
-        &format!("/v1/connections/{id}/reauthorize"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    let connect_url = link["connect_url"].as_str().unwrap();
-    let page = client.get(connect_url).await;
+    let connect_url = reauthorize(&app, &id).await;
+    let page = client.get(&connect_url).await;
     assert_eq!(page.status, 200);
-    // Tokens still valid: straight to the consent page, no trip to the bank.
-    let consent = client.post(connect_url, &[]).await;
+    // Tokens valid and the same browser minutes after its SCA: straight to the consent page.
+    let consent = client.post(&connect_url, &[]).await;
     assert_eq!(
         consent.status, 200,
         "{:?} {}",

@@ -7,8 +7,8 @@
 mod common;
 
 use common::http_browser::{
-    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, to_bank,
-    HttpBrowser,
+    api, bank_cancel, bank_login, between, connect, consent_all, new_connection, reauthorize,
+    to_bank, HttpBrowser,
 };
 use common::{TestApp, TestDb};
 use passerelle::connect::tokens::{load_tokens, TokenError};
@@ -171,16 +171,8 @@ async fn a_journey_that_ended_in_error_cannot_complete_later() {
         assert!(!has_tokens(&app, &id).await);
 
         // Retrying is an explicit new link.
-        let (status, link) = api(
-            &app,
-            "POST",
-            &format!("/v1/connections/{id}/reauthorize"),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{link}");
-        let retry = link["connect_url"].as_str().unwrap();
-        let authorize = to_bank(&browser, retry).await;
+        let retry = reauthorize(&app, &id).await;
+        let authorize = to_bank(&browser, &retry).await;
         let callback = bank_login(&browser, &authorize, "LEA").await;
         let consent = browser.get(&callback).await;
         assert!(consent_all(&app, &browser, &consent)
@@ -195,22 +187,11 @@ async fn a_consent_change_needs_the_psu() {
         let app = TestApp::spawn_with_sandbox(db).await;
         let psu = HttpBrowser::new(&app);
         let id = connect(&app, &psu, "lea", "sandbox-bcp", "LEA").await;
-        let reauthorize = || async {
-            let (status, link) = api(
-                &app,
-                "POST",
-                &format!("/v1/connections/{id}/reauthorize"),
-                None,
-            )
-            .await;
-            assert_eq!(status, 200);
-            link["connect_url"].as_str().unwrap().to_owned()
-        };
         let sandbox_web = app.sandbox.as_ref().unwrap().web_url();
 
         // Whoever holds the link without the PSU's browser (the app itself, or anyone who read
         // the link) is sent to the bank for a new SCA, never to the consent page.
-        let link = reauthorize().await;
+        let link = reauthorize(&app, &id).await;
         for stranger in [HttpBrowser::new(&app), HttpBrowser::new(&app)] {
             let page = stranger.post(&link, &[]).await;
             assert_eq!(page.status, 303, "{}", page.body);
@@ -231,7 +212,7 @@ async fn a_consent_change_needs_the_psu() {
         assert_eq!(page.status, 303);
 
         // The browser that passed SCA minutes ago may change what is shared right away.
-        let link = reauthorize().await;
+        let link = reauthorize(&app, &id).await;
         let consent = psu.post(&link, &[]).await;
         assert_eq!(consent.status, 200, "{:?}", consent.location);
         assert!(consent_all(&app, &psu, &consent)
@@ -257,7 +238,7 @@ async fn a_consent_change_needs_the_psu() {
         })
         .await
         .unwrap();
-        let link = reauthorize().await;
+        let link = reauthorize(&app, &id).await;
         let page = psu.post(&link, &[]).await;
         assert_eq!(page.status, 303);
         let callback = bank_login(&psu, &page.location.unwrap(), "LEA").await;

@@ -90,6 +90,12 @@ impl Registry {
         self.banks.get(id)
     }
 
+    /// The bank's name for people, or its id when the registry no longer lists it.
+    pub fn display_name(&self, id: &str) -> String {
+        self.get(id)
+            .map_or_else(|| id.to_owned(), |b| b.name.clone())
+    }
+
     /// All banks, sorted by id.
     pub fn banks(&self) -> impl Iterator<Item = &Bank> {
         self.banks.values()

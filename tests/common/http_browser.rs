@@ -171,6 +171,19 @@ pub async fn new_connection(app: &TestApp, user: &str, bank: &str) -> (String, S
     )
 }
 
+/// A new connect link for an existing connection (`POST /v1/connections/{id}/reauthorize`).
+pub async fn reauthorize(app: &TestApp, id: &str) -> String {
+    let (status, link) = api(
+        app,
+        "POST",
+        &format!("/v1/connections/{id}/reauthorize"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    link["connect_url"].as_str().unwrap().to_owned()
+}
+
 /// From the connect page to the bank's login page URL.
 pub async fn to_bank(browser: &HttpBrowser, connect_url: &str) -> String {
     let page = browser.get(connect_url).await;

@@ -250,11 +250,7 @@ pub async fn done(
     } else {
         Vec::new()
     };
-    let bank_name = state
-        .registry
-        .get(&connection.bank_id)
-        .map(|b| b.name.clone())
-        .unwrap_or_else(|| connection.bank_id.clone());
+    let bank_name = state.registry.display_name(&connection.bank_id);
     render(
         StatusCode::OK,
         &DonePage {

@@ -63,11 +63,7 @@ pub async fn connect_page(
             return error_page(StatusCode::INTERNAL_SERVER_ERROR, t, t.bank_failed);
         }
     };
-    let bank_name = state
-        .registry
-        .get(&connection.bank_id)
-        .map(|b| b.name.clone())
-        .unwrap_or_else(|| connection.bank_id.clone());
+    let bank_name = state.registry.display_name(&connection.bank_id);
     render(
         StatusCode::OK,
         &ConnectPage {
