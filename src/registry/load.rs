@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::Weekday;
 use chrono_tz::Tz;
-use serde::Deserialize;
 use url::Url;
 
 use super::error::RegistryError;
 use super::profile::{
-    BalanceType, Bank, BankCode, BankEndpoints, BankId, ConsentModel, Endpoints, KeyIdFormat,
-    Limits, MaintenanceWindow, Protocol, ProtocolVersion, Scope, SignatureProfile, MINUTES_PER_DAY,
+    BalanceType, Bank, BankCode, BankEndpoints, BankId, Endpoints, KeyIdFormat, Limits,
+    MaintenanceWindow, Scope, SignatureProfile, MINUTES_PER_DAY,
 };
 
+use super::raw::{RawEndpoints, RawEndpointsTable, RawKeyId, RawProfile, RawSignature, RawWindow};
 use super::SandboxHosts;
 
 /// Stands for the sandbox's API `host:port` (mutual TLS) in sandbox profile URLs.
@@ -39,77 +39,6 @@ const STAND_IN_SANDBOX: SandboxHosts<'static> = SandboxHosts {
 
 /// Pseudo-headers of draft-cavage signatures.
 const PSEUDO_HEADERS: [&str; 3] = ["(request-target)", "(created)", "(expires)"];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProfile {
-    id: String,
-    name: String,
-    brand: String,
-    bank_code: String,
-    country: String,
-    protocol: Protocol,
-    protocol_version: ProtocolVersion,
-    consent_model: ConsentModel,
-    scopes: Vec<Scope>,
-    balance_types: Vec<BalanceType>,
-    time_zone: String,
-    #[serde(default)]
-    sandbox: bool,
-    fallback: bool,
-    pkce: bool,
-    extra_ca_pem: Option<String>,
-    endpoints: RawEndpointsTable,
-    limits: Limits,
-    signature: RawSignature,
-    #[serde(default)]
-    maintenance: Vec<RawWindow>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEndpointsTable {
-    sandbox: RawEndpoints,
-    live: Option<RawEndpoints>,
-}
-
-// URLs stay strings here: sandbox ones hold `{sandbox}`, which is not valid in a host.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEndpoints {
-    api_base: String,
-    authorize: String,
-    token: String,
-    revoke: Option<String>,
-    app2app_authorize: Option<String>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-enum RawKeyId {
-    ClientId,
-    CertUrl,
-    SnCa,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSignature {
-    key_id: RawKeyId,
-    cert_url: Option<String>,
-    headers: Vec<String>,
-    #[serde(default)]
-    psu_headers: Vec<String>,
-    digest_on_get: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWindow {
-    weekday: String,
-    start: String,
-    end: String,
-}
 
 /// Where a profile file comes from.
 #[derive(Clone, Copy)]

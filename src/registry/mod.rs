@@ -15,6 +15,7 @@
 mod error;
 mod load;
 mod profile;
+mod raw;
 #[cfg(test)]
 mod tests;
 
