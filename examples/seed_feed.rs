@@ -106,6 +106,8 @@ fn main() -> anyhow::Result<()> {
         created_at: now,
         updated_at: now,
         sca_browser_hash: None,
+        sca_amr: None,
+        sca_session: None,
     };
     connections::insert(conn, &connection)?;
     let account = accounts::upsert(
@@ -125,6 +127,9 @@ fn main() -> anyhow::Result<()> {
             status: "active".into(),
             created_at: now,
             updated_at: now,
+            identification_scheme: Some("iban".into()),
+            identification: Some("FR7612579000920400430518020".into()),
+            linked_resource_id: None,
         },
     )?;
 

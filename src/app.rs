@@ -1,43 +1,25 @@
-//! The application: everything `serve` starts, built so tests can start it on a random port.
+//! The application's wiring: everything `serve` starts (sandbox, database, sweeps, server), built
+//! so tests can start it on a random port. Shared state lives in [`crate::state`], routes in
+//! [`crate::router`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::auth::AuthCache;
 use crate::api::feed_cache::FeedPageCache;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::connect::banks::BankConnectors;
 use crate::crypto::Keyring;
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
+use crate::state::AppState;
 use crate::store::{self, Pool};
-use crate::telemetry::RouteOnlyRootSpan;
 use crate::tls::certs;
 use crate::web::demo::DemoClient;
-
-/// What every request handler shares.
-pub struct AppState {
-    /// Validated settings.
-    pub config: Arc<Config>,
-    /// The database pool.
-    pub pool: Pool,
-    /// The bank registry.
-    pub registry: Arc<Registry>,
-    /// The keys that seal tokens at rest.
-    pub keyring: Arc<Keyring>,
-    /// API keys that authenticated in the last few seconds (see [`AUTH_CACHE_TTL`]).
-    ///
-    /// [`AUTH_CACHE_TTL`]: crate::api::auth::AUTH_CACHE_TTL
-    pub auth_cache: AuthCache,
-    /// Serialized transaction-feed pages, validated against the account's feed version.
-    pub feed_cache: Arc<FeedPageCache>,
-}
 
 /// A built, bound, not yet awaited Passerelle server.
 pub struct Application {
@@ -52,11 +34,18 @@ impl Application {
     /// Loads the registry, opens and migrates the database, makes sure the TPP certificates
     /// exist, and binds the listener. Every failure names its culprit.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let clock = config.clock();
+        Self::build_with_clock(config, clock).await
+    }
+
+    /// As [`Application::build`], on the given clock (shared with the sandbox bank, so tests
+    /// move both with one call).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         crate::data_dir::prepare(&config.data_dir)?;
         prepare_certificates(&config)?;
         // The sandbox starts first: with port 0 only the bound addresses are known, and the
         // registry's sandbox profiles point at them.
-        let sandbox = start_sandbox(&config).await?;
+        let sandbox = start_sandbox(&config, &clock).await?;
         let hosts = sandbox
             .as_ref()
             .map(|s| (s.addr.to_string(), s.web_addr.to_string()));
@@ -87,40 +76,21 @@ impl Application {
             keyring,
             auth_cache: AuthCache::default(),
             feed_cache,
+            clock,
         });
-        actix_web::rt::spawn(sweep_expired_consents(state.pool.clone()));
+        actix_web::rt::spawn(sweep_expired_consents(
+            state.pool.clone(),
+            state.clock.clone(),
+        ));
         let shared = state.clone();
         let demo_routes = demo.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap_fn(|req, srv| {
-                    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-                    let call = srv.call(req);
-                    async move {
-                        let mut response = call.await?;
-                        if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                            response
-                                .headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), value);
-                        }
-                        Ok(response)
-                    }
-                })
-                .wrap(TracingLogger::<RouteOnlyRootSpan>::new())
-                .app_data(shared.clone())
-                // awc clients are bound to their worker thread: one set of bank clients each.
-                .app_data(web::Data::new(BankConnectors::new(
-                    shared.config.clone(),
-                    shared.registry.clone(),
-                )))
-                .configure(crate::api::routes)
-                .configure(|cfg| crate::web::routes(cfg, demo_routes.clone()))
-        })
-        .listen(listener)
-        .context("PASSERELLE_LISTEN: cannot start the HTTP server")?
-        // SIGTERM/SIGINT stop accepting, then let requests in flight finish.
-        .shutdown_timeout(10)
-        .run();
+        let server =
+            HttpServer::new(move || crate::router::build(shared.clone(), demo_routes.clone()))
+                .listen(listener)
+                .context("PASSERELLE_LISTEN: cannot start the HTTP server")?
+                // SIGTERM/SIGINT stop accepting, then let requests in flight finish.
+                .shutdown_timeout(10)
+                .run();
         Ok(Self {
             port,
             server,
@@ -166,12 +136,13 @@ impl Application {
 /// tick.
 ///
 /// [`SWEEP_EVERY`]: crate::connect::expiry::SWEEP_EVERY
-async fn sweep_expired_consents(pool: Pool) {
+async fn sweep_expired_consents(pool: Pool, clock: Clock) {
     let mut tick = actix_web::rt::time::interval(crate::connect::expiry::SWEEP_EVERY);
     loop {
         tick.tick().await;
-        let swept = store::run(&pool, |conn| {
-            Ok(crate::connect::expiry::expire_due(conn, store::now())?)
+        let now = clock.stored_now();
+        let swept = store::run(&pool, move |conn| {
+            Ok(crate::connect::expiry::expire_due(conn, now)?)
         })
         .await;
         match swept {
@@ -182,11 +153,8 @@ async fn sweep_expired_consents(pool: Pool) {
             ),
             Err(e) => tracing::warn!(error = %e, "consent expiry sweep failed"),
         }
-        let settled = store::run(&pool, |conn| {
-            Ok(crate::connect::expiry::fail_interrupted(
-                conn,
-                store::now(),
-            )?)
+        let settled = store::run(&pool, move |conn| {
+            Ok(crate::connect::expiry::fail_interrupted(conn, now)?)
         })
         .await;
         match settled {
@@ -200,8 +168,8 @@ async fn sweep_expired_consents(pool: Pool) {
 /// Starts the built-in sandbox bank when configured. With production certificates there is no
 /// sandbox server certificate: the API is served anyway, with a warning saying how to turn the
 /// sandbox off.
-async fn start_sandbox(config: &Config) -> anyhow::Result<Option<SandboxHandle>> {
-    let Some(options) = SandboxOptions::from_config(config) else {
+async fn start_sandbox(config: &Config, clock: &Clock) -> anyhow::Result<Option<SandboxHandle>> {
+    let Some(options) = SandboxOptions::from_config(config, clock.clone()) else {
         return Ok(None);
     };
     if !options.server_cert.is_file() {

@@ -37,6 +37,8 @@ const KEYS: &[&str] = &[
     "revoked_data",
     "feed_cache_mb",
     "database_pool_size",
+    "test_clock_file",
+    "allow_test_clock",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -87,6 +89,8 @@ struct RawConfig {
     revoked_data: Option<String>,
     feed_cache_mb: Option<u64>,
     database_pool_size: Option<u32>,
+    test_clock_file: Option<String>,
+    allow_test_clock: Option<bool>,
 }
 
 /// How log lines are written.
@@ -154,6 +158,10 @@ pub struct Config {
     /// The most database connections this process opens (`PASSERELLE_DATABASE_POOL_SIZE`;
     /// default [`crate::store::default_pool_size`]).
     pub database_pool_size: u32,
+    /// A file holding the clock's offset in seconds, shared with other processes
+    /// (`PASSERELLE_TEST_CLOCK_FILE`; tests only). A release build refuses it unless
+    /// `PASSERELLE_ALLOW_TEST_CLOCK=true`.
+    pub test_clock_file: Option<PathBuf>,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -363,7 +371,19 @@ impl Config {
                 ))
             }
         };
+        let test_clock_file = non_empty(raw.test_clock_file).map(PathBuf::from);
+        // A debug build is a test build; a release build is a server someone relies on, and a
+        // clock one file write away from "181 days later" would expire every consent.
+        if test_clock_file.is_some()
+            && !test_clock_allowed(cfg!(debug_assertions), raw.allow_test_clock)
+        {
+            return Err(ConfigError::new(
+                "test_clock_file",
+                "a test clock is refused in a release build (set PASSERELLE_ALLOW_TEST_CLOCK=true to allow it)",
+            ));
+        }
         Ok(Self {
+            test_clock_file,
             revoked_data,
             database_pool_size,
             feed_cache_bytes: usize::try_from(feed_cache_bytes).unwrap_or(usize::MAX),
@@ -381,6 +401,22 @@ impl Config {
             log_format,
         })
     }
+}
+
+impl Config {
+    /// The clock every service reads: the test clock file's when one is set, else real time.
+    pub fn clock(&self) -> crate::clock::Clock {
+        match &self.test_clock_file {
+            Some(path) => crate::clock::Clock::shared_file(path),
+            None => crate::clock::Clock::system(),
+        }
+    }
+}
+
+/// Whether a test clock may run: always in a debug (test) build, in a release build only when
+/// the operator says so in as many words.
+pub(crate) fn test_clock_allowed(debug_build: bool, allow: Option<bool>) -> bool {
+    debug_build || allow == Some(true)
 }
 
 /// The organisation identifier of the generated development certificates.

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod bank;
+pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod crypto;
@@ -15,7 +16,9 @@ pub mod httpsig;
 pub mod model;
 pub mod oauth;
 pub mod registry;
+pub mod router;
 pub mod sandbox;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -129,6 +129,9 @@ enum ApikeyCommand {
 }
 
 fn main() -> ExitCode {
+    // First, before any library (libpq) initialises OpenSSL with a clean-up at exit that races
+    // the threads still using it (see `store::DatabaseUrl::establish`).
+    openssl::init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -235,7 +238,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 fn run_sandbox(config: Config) -> anyhow::Result<()> {
     let _log = telemetry::init(config.log_format);
     app::prepare_certificates(&config)?;
-    let options = SandboxOptions::from_config(&config).context(
+    let options = SandboxOptions::from_config(&config, config.clock()).context(
         "PASSERELLE_SANDBOX_LISTEN: the sandbox is turned off (set an address like 127.0.0.1:8443)",
     )?;
     let system = actix_web::rt::System::new();
@@ -272,12 +275,20 @@ fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
         "PROTOCOL"
     );
     for bank in registry.banks() {
+        // The bank code and the version are STET's; other protocols show neither.
+        let (code, protocol) = match bank.stet() {
+            Some(stet) => (
+                stet.bank_code.as_str(),
+                format!("stet {}", stet.protocol_version.as_str()),
+            ),
+            None => ("-", bank.protocol().to_string()),
+        };
         out!(
             "{:<46} {:<6} {:<18} {:<8} {}{}",
             bank.id.as_str(),
-            bank.bank_code.as_str(),
+            code,
             bank.brand,
-            format!("stet {}", bank.protocol_version.as_str()),
+            protocol,
             bank.name,
             if bank.sandbox { " [sandbox]" } else { "" }
         );

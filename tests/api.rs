@@ -538,6 +538,7 @@ async fn an_ended_consent_turns_the_connection_reauth_required_and_is_audited_on
                         consent_expires_at: sca_at + chrono::Duration::days(180),
                         scopes: "aisp".into(),
                         browser_hash: None,
+                        amr: "mfa".into(),
                     },
                 )?;
                 connections::update(conn, id, ConnectionUpdate::Activated)?;

@@ -14,7 +14,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
 use passerelle::bank::stet::StetClient;
-use passerelle::bank::{BankErrorKind, Connector, DateRange, FixedToken, TokenSource};
+use passerelle::bank::{BankErrorKind, DateRange, FixedToken, ReadAccounts, TokenSource};
 use passerelle::httpsig::Signer;
 use passerelle::model::BankResourceId;
 use passerelle::oauth::OAuthError;
@@ -86,7 +86,13 @@ async fn bank_with(
     let http = BankHttpClient::new(&material, options).unwrap();
     let signer = Arc::new(signer(&paths));
     Bank {
-        client: StetClient::new(bank, Environment::Sandbox, http, signer),
+        client: StetClient::new(
+            bank,
+            bank.stet().unwrap(),
+            Environment::Sandbox,
+            http,
+            signer,
+        ),
         _dir: dir,
     }
 }

@@ -128,6 +128,57 @@ fn banks_lists_every_bpce_brand() {
         .unwrap();
     let banks: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(banks.as_array().unwrap().len() >= 30);
+    assert!(
+        banks
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["protocol"] == "stet"),
+        "every profile names its protocol"
+    );
+}
+
+/// A profile of another protocol in an extra folder: listed with its protocol (and no STET
+/// bank code) by `banks` and `banks --json`.
+#[test]
+fn banks_shows_each_profile_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    std::fs::create_dir(&registry).unwrap();
+    std::fs::write(
+        registry.join("contis-example.toml"),
+        "id = \"contis-example\"\nname = \"Contis example\"\nbrand = \"Contis\"\n\
+         country = \"GB\"\nprotocol = \"contis\"\ntime_zone = \"Europe/London\"\n\
+         [endpoints.sandbox]\napi_base = \"https://sandbox.contis.example/api\"\n\
+         [endpoints.live]\napi_base = \"https://live.contis.example/api\"\n\
+         [contis]\ntwo_factor_login_days = 90\nsca_poll_seconds = 5\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = passerelle(dir.path())
+            .args(args)
+            .env("PASSERELLE_BANK_REGISTRY", &registry)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(&["banks"]);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("contis-example"))
+        .unwrap_or_else(|| panic!("no contis-example in:\n{table}"));
+    assert!(line.contains(" contis "), "{line}");
+    let banks: serde_json::Value = serde_json::from_str(&run(&["banks", "--json"])).unwrap();
+    let contis = banks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == "contis-example")
+        .unwrap();
+    assert_eq!(contis["protocol"], "contis");
+    assert_eq!(contis["two_factor_login_days"], 90);
+    assert!(contis.get("bank_code").is_none(), "{contis}");
 }
 
 /// `passerelle banks --json | head`: the reader leaves early; the command must end quietly, not

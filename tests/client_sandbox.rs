@@ -7,9 +7,9 @@ mod common;
 use common::sandbox::*;
 use passerelle::bank::stet::wire::ais::Access;
 use passerelle::bank::stet::wire::AccountIdentification;
-use passerelle::bank::{Connector, DateRange, FixedToken, PsuContext, RefreshingToken};
+use passerelle::bank::{DateRange, FixedToken, PsuContext, ReadAccounts, RefreshingToken};
 use passerelle::model::BankResourceId;
-use passerelle::registry::{Environment, Registry, SandboxHosts};
+use passerelle::registry::Environment;
 use secrecy::{ExposeSecret, SecretString};
 
 fn psu() -> PsuContext {
@@ -116,20 +116,6 @@ fn probe_config(sbx: &Sandbox, ca: &std::path::Path) -> passerelle::config::Conf
     config
 }
 
-fn sandbox_bank(sbx: &Sandbox) -> passerelle::registry::Bank {
-    let api = sbx.handle.addr.to_string();
-    let web = sbx.handle.web_addr.to_string();
-    let registry = Registry::load(
-        &[],
-        Some(SandboxHosts {
-            api: &api,
-            web: &web,
-        }),
-    )
-    .unwrap();
-    registry.get("sandbox-bcp").unwrap().clone()
-}
-
 #[actix_web::test]
 async fn probe_passes_every_step_against_the_sandbox() {
     let sbx = Sandbox::start().await;
@@ -149,6 +135,18 @@ async fn probe_passes_every_step_against_the_sandbox() {
     );
     for s in &steps {
         assert!(s.outcome.is_ok(), "{}: {:?}", s.name, s.outcome);
+    }
+    // Every request the probe sent carries an `X-Request-ID` (its TLS-handshake request did
+    // not, which a bank logs as a violation).
+    let seen = sbx.handle.faults.seen();
+    assert!(!seen.is_empty());
+    for call in seen {
+        assert!(
+            call.request_id.as_deref().is_some_and(|id| !id.is_empty()),
+            "{} {} without X-Request-ID",
+            call.method,
+            call.path
+        );
     }
 }
 
@@ -339,7 +337,7 @@ async fn payment_created_approved_confirmed_and_settled() {
             );
             break;
         }
-        sbx.handle.clock.advance(Duration::from_secs(2));
+        sbx.handle.clock.advance(Duration::from_secs(2)).unwrap();
     }
     assert_eq!(seen.first().map(String::as_str), Some("ACSP"));
     assert_eq!(seen.last().map(String::as_str), Some("ACSC"), "{seen:?}");
@@ -547,7 +545,10 @@ async fn log_in_with(
 async fn authorize_url_with_pkce_end_to_end() {
     let sbx = Sandbox::start().await;
     let tpp = tpp(&sbx);
-    assert!(sandbox_bank(&sbx).pkce, "the sandbox profile accepts PKCE");
+    assert!(
+        sandbox_bank(&sbx).stet().unwrap().pkce,
+        "the sandbox profile accepts PKCE"
+    );
     let redirect_uri = url::Url::parse(REDIRECT_URI).unwrap();
 
     let auth = tpp

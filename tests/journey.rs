@@ -414,21 +414,25 @@ async fn the_browser_that_just_passed_sca_changes_the_shared_accounts_without_a_
 
 #[actix_web::test]
 async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorization() {
+    use passerelle::bank::Connectors;
     use passerelle::bank::TokenSource;
-    use passerelle::connect::banks::BankConnectors;
     use passerelle::connect::tokens::StoredToken;
     use secrecy::ExposeSecret;
     capture_logs();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
-    let connectors = BankConnectors::new(app.state.config.clone(), app.state.registry.clone());
+    let connectors = Connectors::new(
+        app.state.config.clone(),
+        app.state.registry.clone(),
+        app.state.clock.clone(),
+    );
     let connector = connectors.get("sandbox-bcp").unwrap();
     let load = || {
         StoredToken::load(
             &app.state.pool,
             app.state.keyring.clone(),
-            connector.oauth.clone(),
+            connector.clone(),
             &id,
         )
     };
@@ -447,11 +451,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
     // The bank revokes the consent: the next refresh says invalid_grant.
     let third = load().await.unwrap();
     let pair = stored_tokens(&app, &id).await;
-    connector
-        .oauth
-        .revoke_refresh_token(&pair.refresh)
-        .await
-        .unwrap();
+    connector.access().revoke(&pair.refresh).await.unwrap();
     let refused = third.refresh().await;
     assert!(refused.is_err());
     let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
@@ -483,12 +483,13 @@ async fn deleting_a_connection_revokes_it_at_the_bank() {
     let (status, _) = api(&app, "DELETE", &format!("/v1/connections/{id}"), None).await;
     assert_eq!(status, 204);
     // The bank no longer honours the refresh token.
-    let connectors = passerelle::connect::banks::BankConnectors::new(
+    let connectors = passerelle::bank::Connectors::new(
         app.state.config.clone(),
         app.state.registry.clone(),
+        app.state.clock.clone(),
     );
-    let oauth = connectors.get("sandbox-bcp").unwrap().oauth.clone();
-    assert!(oauth.refresh(&pair.refresh).await.is_err());
+    let connector = connectors.get("sandbox-bcp").unwrap();
+    assert!(connector.access().refresh(&pair.refresh).await.is_err());
     let conn_id = id.clone();
     let log = passerelle::store::run(&app.state.pool, move |conn| {
         Ok(passerelle::store::audit::for_connection(conn, &conn_id)?)

@@ -11,18 +11,16 @@ use std::time::{Duration, Instant};
 
 use common::http_browser::{api, connect, HttpBrowser};
 use common::sandbox::{tpp, tpp_at, Sandbox, BCP, LEA_IBAN_1, LEA_IBAN_2, LEA_RID_1};
+use common::sync::batch_sync;
 use common::{TestApp, TestDb};
 use futures_util::future::{self, LocalBoxFuture};
 use futures_util::FutureExt;
 use passerelle::bank::stet::wire::ais::Access;
 use passerelle::bank::stet::wire::AccountIdentification;
-use passerelle::bank::{BankError, BankErrorKind, Connector, FixedToken, PsuContext, RetryGate};
-use passerelle::connect::banks::BankConnectors;
-use passerelle::connect::tokens::StoredToken;
+use passerelle::bank::{BankError, BankErrorKind, FixedToken, PsuContext, ReadAccounts, RetryGate};
 use passerelle::sandbox::{FaultPlan, ScriptedFault, SeenCall};
 use passerelle::store::quota::{self, QuotaKey};
-use passerelle::store::{connections, consents};
-use passerelle::sync::{SyncError, SyncOutcome, SyncRequest};
+use passerelle::sync::SyncError;
 use secrecy::SecretString;
 
 /// The calls the sandbox received whose path ends with `suffix`: (path, scripted status).
@@ -376,37 +374,6 @@ async fn a_refused_connection_is_retried_twice() {
 
 // ---------------------------------------------------------------------------------------------
 // The sync engine, unattended: a retry spends the quota ledger like any other call.
-
-/// Runs connection `id`'s sync without the PSU (batch), as a scheduler would.
-async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncError> {
-    let state = &app.state;
-    let connectors = BankConnectors::new(state.config.clone(), state.registry.clone());
-    let connector = connectors.get("sandbox-bcp").unwrap();
-    let cid = id.to_owned();
-    let (connection, consent) = passerelle::store::run(&state.pool, move |conn| {
-        let connection = connections::find(conn, &cid)?.unwrap();
-        Ok((connection, consents::current(conn, &cid)?.unwrap()))
-    })
-    .await
-    .unwrap();
-    let keyring = state.keyring.clone();
-    let token = StoredToken::load(&state.pool, keyring, connector.oauth.clone(), id)
-        .await
-        .unwrap();
-    SyncRequest {
-        pool: &state.pool,
-        connector: &connector,
-        token: &token,
-        connection: &connection,
-        consent: &consent,
-        psu: None,
-        client_id: &state.config.client_id,
-        trigger: "batch",
-        activate: false,
-    }
-    .run()
-    .await
-}
 
 /// Units of today's quota spent for connection `id`, `iban` and `method`.
 async fn spent(app: &TestApp, id: &str, iban: &str, method: &str) -> i64 {

@@ -165,7 +165,7 @@ async fn codes_are_single_use_exact_redirect_without_scope_and_expire_after_an_h
     let second = exchange(code, REDIRECT_URI, None).await;
     assert_eq!(second.json()["error"], "invalid_grant");
     let late = sbx.code(BCP, "LEA", "aisp").await;
-    sbx.handle.clock.advance(Duration::from_secs(3601));
+    sbx.handle.clock.advance(Duration::from_secs(3601)).unwrap();
     assert_eq!(
         exchange(late, REDIRECT_URI, None).await.json()["error"],
         "invalid_grant"
@@ -274,7 +274,10 @@ async fn refresh_rotates_and_the_old_tokens_die() {
 async fn refresh_is_refused_once_the_last_sca_is_older_than_180_days() {
     let sbx = Sandbox::start().await;
     let tokens = lea_with_consent(&sbx).await;
-    sbx.handle.clock.advance(Duration::from_secs(181 * 86_400));
+    sbx.handle
+        .clock
+        .advance(Duration::from_secs(181 * 86_400))
+        .unwrap();
     let response = sbx
         .token_form(
             BCP,
@@ -328,7 +331,7 @@ async fn revoking_either_token_revokes_both() {
 async fn an_expired_access_token_answers_401_invalid_token() {
     let sbx = Sandbox::start_with(Duration::from_secs(30)).await;
     let tokens = lea_with_consent(&sbx).await;
-    sbx.handle.clock.advance(Duration::from_secs(31));
+    sbx.handle.clock.advance(Duration::from_secs(31)).unwrap();
     let response = sbx.send(balances(LEA_RID_1, &tokens.access)).await;
     assert_eq!(response.status, 401);
     assert!(response
@@ -370,7 +373,10 @@ async fn a_pending_transaction_books_with_the_same_entry_reference_as_the_clock_
     let reference = pending[0]["entryReference"].as_str().unwrap().to_owned();
     assert_eq!(reference.len(), 40);
     let count_before = before["transactions"].as_array().unwrap().len();
-    sbx.handle.clock.advance(Duration::from_secs(10 * 86_400));
+    sbx.handle
+        .clock
+        .advance(Duration::from_secs(10 * 86_400))
+        .unwrap();
     // The access token has expired meanwhile: refresh it, as a sync would.
     let refreshed = sbx
         .token_form(
@@ -430,7 +436,7 @@ async fn a_payment_goes_to_acsc_and_cannot_be_confirmed_twice() {
     let confirmed = sbx.send(confirm()).await;
     assert_eq!(status(&confirmed.json()), "ACSP");
     assert_eq!(sbx.send(confirm()).await.status, 409);
-    sbx.handle.clock.advance(Duration::from_secs(10));
+    sbx.handle.clock.advance(Duration::from_secs(10)).unwrap();
     assert_eq!(
         status(&sbx.send(Call::get(BCP, path.clone(), &token)).await.json()),
         "ACSC"
@@ -641,7 +647,7 @@ async fn an_executed_payment_shows_in_the_debtors_history_and_lowers_the_booked_
     let reference = pending["entryReference"].as_str().unwrap().to_owned();
     assert_eq!(reference.len(), 40);
 
-    sbx.handle.clock.advance(Duration::from_secs(10));
+    sbx.handle.clock.advance(Duration::from_secs(10)).unwrap();
     let after = sbx.send(Call::get(BCP, history, &aisp)).await.json();
     let balance_after = clbd(&sbx.send(balances(LEA_RID_2, &aisp)).await.json());
     let booked = ours(&after).unwrap();

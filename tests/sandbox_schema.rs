@@ -114,7 +114,7 @@ async fn error_bodies_validate() {
     let limited = sbx.send(Call::get(BCP, "/accounts", &token).batch()).await;
     assert_eq!(limited.status, 429);
     assert_schema("ErrorModel", &limited.json());
-    sbx.handle.clock.advance(Duration::from_secs(61));
+    sbx.handle.clock.advance(Duration::from_secs(61)).unwrap();
     let expired = sbx.send(Call::get(BCP, "/accounts", &token)).await;
     assert_eq!(expired.status, 401);
     assert_schema("ErrorModel", &expired.json());

@@ -139,6 +139,8 @@ fn seed(conn: &mut DbConnection) -> Seed {
         created_at: t,
         updated_at: t,
         sca_browser_hash: None,
+        sca_amr: None,
+        sca_session: None,
     };
     connections::insert(conn, &connection).unwrap();
     let account = AccountRow {
@@ -156,6 +158,9 @@ fn seed(conn: &mut DbConnection) -> Seed {
         status: "active".into(),
         created_at: t,
         updated_at: t,
+        identification_scheme: Some("iban".into()),
+        identification: Some("FR7612579000920400430518020".into()),
+        linked_resource_id: None,
     };
     accounts::upsert(conn, &account).unwrap();
     Seed {
@@ -251,6 +256,7 @@ fn connection_updates_and_refresh_lease_are_single_flight() {
                 consent_expires_at: sca + Duration::days(180),
                 scopes: "aisp".into(),
                 browser_hash: None,
+                amr: "mfa".into(),
             },
         )
         .unwrap();
@@ -696,17 +702,8 @@ fn sca_challenge_state_is_single_use_and_expires() {
         let s = seed(conn);
         let t = store::now();
         let challenge = |hash: &str, expires| ScaChallengeRow {
-            id: new_id(),
-            purpose: "connect".into(),
-            connection_id: Some(s.connection.id.clone()),
-            payment_id: None,
-            state_hash: hash.into(),
             pkce_verifier_sealed: Some(vec![7; 16]),
-            expires_at: expires,
-            consumed_at: None,
-            created_at: t,
-            browser_hash: None,
-            proof: None,
+            ..ScaChallengeRow::secret("connect", &s.connection.id, hash.into(), t, expires)
         };
         let live = challenge(&new_id(), t + Duration::minutes(15));
         sca_challenges::insert(conn, &live).unwrap();

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::feed_cache::FeedPageKey;
 use super::json::Amount;
 use super::responses::{Internal, NotFound, Unauthorized, ValidationFailed};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
 use crate::store::transactions::{PageCursor, TransactionFilter};
 use crate::store::{self, accounts, balances as balance_store, transactions as tx_store, users};
@@ -47,10 +47,42 @@ pub struct AccountView {
     pub usage: Option<String>,
     /// `active`, or `unavailable` when the consent no longer covers it.
     pub status: String,
+    /// How the bank identifies the account: its IBAN, or for an account without one (a card
+    /// account) the bank's other identification, e.g. a masked card number.
+    pub identification: Option<AccountIdentification>,
+    /// For a card account: the id of the account it is debited from, when that account is
+    /// shared through the same connection.
+    pub linked_account_id: Option<String>,
 }
 
-impl From<AccountRow> for AccountView {
-    fn from(row: AccountRow) -> Self {
+/// An account's identification at its bank.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountIdentification {
+    /// `iban`, or the bank's scheme for another identification (`CPAN`: a card's number).
+    #[schema(example = "CPAN")]
+    pub scheme: String,
+    /// The IBAN, or the other identification as the bank sent it (card numbers come masked).
+    #[schema(example = "497010XXXXXX4213")]
+    pub value: String,
+}
+
+impl AccountView {
+    /// The view of `row`; `siblings` are the accounts of its connection, where a card account's
+    /// linked account is looked up by the bank's resource id.
+    fn of(row: AccountRow, siblings: &[AccountRow]) -> Self {
+        let linked_account_id = row.linked_resource_id.as_ref().and_then(|linked| {
+            siblings
+                .iter()
+                .find(|s| {
+                    s.connection_id == row.connection_id
+                        && s.bank_resource_id.as_ref() == Some(linked)
+                })
+                .map(|s| s.id.clone())
+        });
+        let identification = row
+            .identification_scheme
+            .zip(row.identification)
+            .map(|(scheme, value)| AccountIdentification { scheme, value });
         Self {
             id: row.id,
             connection_id: row.connection_id,
@@ -61,6 +93,8 @@ impl From<AccountRow> for AccountView {
             cash_account_type: row.cash_account_type,
             usage: row.usage,
             status: row.status,
+            identification,
+            linked_account_id,
         }
     }
 }
@@ -247,9 +281,11 @@ pub async fn list_for_user(
         Ok(Ok(accounts::list_for_user(conn, &user.id)?))
     })
     .await??;
-    Ok(HttpResponse::Ok().json(AccountList {
-        accounts: list.into_iter().map(AccountView::from).collect(),
-    }))
+    let views = list
+        .iter()
+        .map(|row| AccountView::of(row.clone(), &list))
+        .collect();
+    Ok(HttpResponse::Ok().json(AccountList { accounts: views }))
 }
 
 async fn owned_account(
@@ -289,7 +325,17 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let account = owned_account(&state, &client, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+    let connection_id = account.connection_id.clone();
+    let siblings = match account.linked_resource_id {
+        None => Vec::new(),
+        Some(_) => {
+            store::run(&state.pool, move |conn| {
+                Ok(accounts::list_for_connection(conn, &connection_id)?)
+            })
+            .await?
+        }
+    };
+    Ok(HttpResponse::Ok().json(AccountView::of(account, &siblings)))
 }
 
 /// An account's balances.
@@ -519,7 +565,7 @@ fn serialize_page(mut rows: Vec<FeedTransactionRow>, limit: i64) -> Result<Bytes
     // skips the doubling reallocations (and glibc's consolidation of the freed chunks) that
     // `HttpResponse::json` pays, which showed in the profile of benches/transactions_feed.sh.
     let mut body = Vec::with_capacity(256 + page.transactions.len() * TRANSACTION_JSON_BYTES);
-    serde_json::to_writer(&mut body, &page).map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::to_writer(&mut body, &page).map_err(|e| ApiError::Internal(e.into()))?;
     // The page may be cached, which counts its length: give back the unused capacity, which
     // `Bytes` would otherwise keep for as long as the page lives.
     body.shrink_to_fit();

@@ -15,7 +15,7 @@ use openssl::rand::rand_bytes;
 use openssl::sha::sha256;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::models::{ApiClientRow, ApiKeyRow};
 use crate::store::{self, api_clients, DbConnection, StoreError};
 

@@ -6,7 +6,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::auth::{require_api_key, ApiClient};
-use crate::app::AppState;
+use crate::bank::factory;
+use crate::state::AppState;
 
 // The shapes below only describe, for the document, how the registry's profiles serialize
 // (`crate::registry::Bank`); they are never built. `deny_unknown_fields` makes the document
@@ -163,9 +164,14 @@ pub struct MaintenanceWindowDoc {
 #[allow(dead_code)]
 pub(crate) fn list_doc() {}
 
-/// Lists every bank Passerelle can connect to.
+/// Lists every bank Passerelle can connect to: the registry's profiles whose protocol has a
+/// connector in this build (a profile of another protocol is loaded and checked, not offered).
 #[get("/v1/banks", wrap = "from_fn(require_api_key)")]
 pub async fn list(_client: ApiClient, state: web::Data<AppState>) -> HttpResponse {
-    let banks: Vec<_> = state.registry.banks().collect();
+    let banks: Vec<_> = state
+        .registry
+        .banks()
+        .filter(|bank| factory::supports(bank))
+        .collect();
     HttpResponse::Ok().json(json!({ "banks": banks }))
 }

@@ -3,27 +3,26 @@
 
 use actix_web::middleware::from_fn;
 use actix_web::{delete, get, post, web, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
-use openssl::rand::rand_bytes;
-use openssl::sha::sha256;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{require_api_key, ApiClient};
+use super::body::JsonObject;
 use super::error::ApiError;
 use super::responses::{Conflict, Internal, NotFound, Unauthorized, ValidationFailed};
-use crate::app::AppState;
-use crate::config::RevokedData;
-use crate::connect::banks::BankConnectors;
-use crate::connect::tokens::{load_tokens, TokenError};
-use crate::store::models::{ApiClientRow, ConnectionRow, NewAuditEntry, ScaChallengeRow};
-use crate::store::{
-    self, accounts, audit, connections, sca_challenges, tokens, users, DbConnection,
-};
+use super::sca::ScaView;
+use crate::bank::{factory, Connectors};
+use crate::connect::{link, revoke};
+use crate::model::ConnectionStatus;
+use crate::model::ScaAction;
+use crate::state::AppState;
+use crate::store::models::{ApiClientRow, ConnectionRow};
+use crate::store::{self, accounts, connections, users, DbConnection};
 
 /// How long a `connect_url` stays usable.
-pub const CONNECT_LINK_TTL_MINUTES: i64 = 60;
+pub use crate::connect::link::CONNECT_LINK_TTL_MINUTES;
 
 /// The longest user id, in characters.
 pub const USER_ID_MAX_CHARS: usize = 128;
@@ -55,22 +54,6 @@ pub struct CreateConnection {
     /// within the API client's registered allow-list.
     #[schema(format = "uri", example = "https://app.example/banks/done")]
     pub redirect_url: String,
-}
-
-/// Where a connection stands (the store keeps it as one of these strings).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionStatus {
-    /// Created; the user has not finished the bank journey.
-    Pending,
-    /// Consented; synced.
-    Active,
-    /// The consent ended or the bank refused the tokens: send the user through `reauthorize`.
-    ReauthRequired,
-    /// Revoked through the API.
-    Revoked,
-    /// The journey failed; `error` says why.
-    Error,
 }
 
 /// A connection as the app sees it.
@@ -113,6 +96,8 @@ pub struct ConnectLink {
     pub connect_url: String,
     /// The link stops working after this time.
     pub expires_at: DateTime<Utc>,
+    /// The link as the `redirect` SCA challenge it is: follow it with `GET /v1/sca/{id}`.
+    pub sca: ScaView,
 }
 
 /// A list of connections.
@@ -190,44 +175,27 @@ fn allowlist(client: &ApiClientRow) -> Vec<String> {
     serde_json::from_str(&client.redirect_allowlist).unwrap_or_default()
 }
 
-/// Creates a connect link for `connection_id`: a random token whose hash is stored as a
-/// `connect_link` challenge; the token itself only ever travels in the URL given to the app.
+/// Issues a connect link for `connection`: the journey's `redirect` SCA challenge, whose URL
+/// only ever travels in this answer.
 fn new_connect_link(
     conn: &mut DbConnection,
     state: &AppState,
     connection: &ConnectionRow,
 ) -> Result<ConnectLink, ApiError> {
-    let mut token = [0u8; 32];
-    rand_bytes(&mut token).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let token = hex::encode(token);
-    let now = store::now();
-    let expires_at = now + Duration::minutes(CONNECT_LINK_TTL_MINUTES);
-    sca_challenges::insert(
+    let issued = link::issue(
         conn,
-        &ScaChallengeRow {
-            id: store::new_id(),
-            purpose: "connect_link".into(),
-            connection_id: Some(connection.id.clone()),
-            payment_id: None,
-            state_hash: hex::encode(sha256(token.as_bytes())),
-            pkce_verifier_sealed: None,
-            expires_at,
-            consumed_at: None,
-            created_at: now,
-            browser_hash: None,
-            proof: None,
-        },
+        &state.config.public_url,
+        &connection.id,
+        ScaAction::GrantAccess,
+        state.clock.stored_now(),
     )?;
-    let connect_url = state
-        .config
-        .public_url
-        .join(&format!("connect/{token}"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires_at = issued.expires_at.and_utc();
     Ok(ConnectLink {
         id: connection.id.clone(),
         status: connection.status.clone(),
-        connect_url: connect_url.to_string(),
-        expires_at: expires_at.and_utc(),
+        connect_url: issued.url.to_string(),
+        expires_at,
+        sca: ScaView::redirect_issued(&issued, &connection.id),
     })
 }
 
@@ -251,13 +219,20 @@ pub async fn create(
     client: ApiClient,
     state: web::Data<AppState>,
     path: web::Path<UserPath>,
-    body: web::Json<CreateConnection>,
+    body: JsonObject<CreateConnection>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = path.into_inner().user_id;
     valid_user_id(&user_id)?;
     let body = body.into_inner();
-    if state.registry.get(&body.bank_id).is_none() {
-        return Err(ApiError::invalid("bank_id", "unknown bank"));
+    match state.registry.get(&body.bank_id) {
+        None => return Err(ApiError::invalid("bank_id", "unknown bank")),
+        Some(bank) if !factory::supports(bank) => {
+            return Err(ApiError::invalid(
+                "bank_id",
+                format!("no connector for the {} protocol yet", bank.protocol()),
+            ))
+        }
+        Some(_) => {}
     }
     let redirect = Url::parse(&body.redirect_url)
         .map_err(|e| ApiError::invalid("redirect_url", e.to_string()))?;
@@ -268,15 +243,15 @@ pub async fn create(
         ));
     }
     let app = state.clone();
+    let now = state.clock.stored_now();
     let link = store::run(&state.pool, move |conn| {
         Ok(crate::store::write_transaction(conn, |conn| {
             let user = users::find_or_create(conn, &client.0.id, &user_id)?;
-            let now = store::now();
             let row = ConnectionRow {
                 id: store::new_id(),
                 user_id: user.id,
                 bank_id: body.bank_id,
-                status: "pending".into(),
+                status: ConnectionStatus::Pending.as_str().into(),
                 scopes: String::new(),
                 redirect_url: redirect.to_string(),
                 sca_at: None,
@@ -288,6 +263,8 @@ pub async fn create(
                 created_at: now,
                 updated_at: now,
                 sca_browser_hash: None,
+                sca_amr: None,
+                sca_session: None,
             };
             connections::insert(conn, &row)?;
             new_connect_link(conn, &app, &row)
@@ -403,7 +380,7 @@ pub async fn reauthorize(
     let app = state.clone();
     let link = store::run(&state.pool, move |conn| {
         Ok(owned(conn, &client.0, &id).and_then(|(row, _)| {
-            if row.status == "revoked" {
+            if row.is(ConnectionStatus::Revoked) {
                 return Err(ApiError::Conflict(
                     "a revoked connection cannot be reauthorized",
                 ));
@@ -437,67 +414,16 @@ pub async fn reauthorize(
 pub async fn remove(
     client: ApiClient,
     state: web::Data<AppState>,
-    connectors: web::Data<BankConnectors>,
+    connectors: web::Data<Connectors>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let client_id = client.0.id.clone();
-    let keyring = state.keyring.clone();
-    // One trip: the tenancy check and the tokens to revoke. Tokens that cannot be opened (a
-    // lost sealing key) must not stop the revocation here, but they are not "absent" either.
-    let (row, pair) = store::run(&state.pool, move |conn| {
-        Ok(owned(conn, &client.0, &id).map(|(row, _)| {
-            let pair = load_tokens(conn, &keyring, &row.id);
-            (row, pair)
-        }))
+    let row = store::run(&state.pool, move |conn| {
+        Ok(owned(conn, &client.0, &id).map(|(row, _)| row))
     })
     .await??;
-    let bank_revocation = match (pair, connectors.get(&row.bank_id)) {
-        (Err(TokenError::Missing), _) => "no_tokens",
-        (Err(e), _) => {
-            tracing::warn!(connection = %row.id, error = %e, "stored tokens unreadable");
-            "tokens_unreadable"
-        }
-        (Ok(_), Err(_)) => "bank_unknown",
-        (Ok(pair), Ok(connector)) => {
-            match connector.oauth.revoke_refresh_token(&pair.refresh).await {
-                Ok(()) => "confirmed",
-                Err(e) => {
-                    tracing::warn!(connection = %row.id, error = %e, "revocation at the bank failed");
-                    "failed"
-                }
-            }
-        }
-    };
-    let delete_data = state.config.revoked_data == RevokedData::Delete;
-    store::run(&state.pool, move |conn| {
-        crate::store::write_transaction(conn, |conn| {
-            tokens::delete_for_connection(conn, &row.id)?;
-            if delete_data {
-                accounts::delete_for_connection(conn, &row.id)?;
-            }
-            connections::update(conn, &row.id, connections::ConnectionUpdate::Revoked)?;
-            audit::append(
-                conn,
-                &NewAuditEntry {
-                    at: store::now(),
-                    actor: format!("api_client:{client_id}"),
-                    action: "consent.revoked".into(),
-                    api_client_id: Some(client_id.clone()),
-                    connection_id: Some(row.id.clone()),
-                    details: serde_json::json!({
-                        "bank_id": row.bank_id,
-                        "bank_revocation": bank_revocation,
-                        "data": if delete_data { "deleted" } else { "kept" },
-                    })
-                    .to_string(),
-                },
-            )?;
-            Ok::<_, diesel::result::Error>(())
-        })?;
-        Ok(())
-    })
-    .await?;
+    revoke::revoke(&state, &connectors, row, client_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

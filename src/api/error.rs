@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::sca::ScaView;
 use crate::store::StoreError;
 
 /// An error answered by the JSON API.
@@ -36,7 +37,14 @@ pub enum ApiError {
     Store(#[from] StoreError),
     /// Something else failed inside Passerelle; the cause is logged, never shown.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The read needs the user first: the provider's SCA freshness policy refused it and
+    /// nothing was sent. The problem carries the challenge as `sca`.
+    #[error("the user must pass strong customer authentication first (see `sca`)")]
+    ScaRequired(Box<ScaView>),
+    /// A connect link could not be issued; the cause is logged, never shown.
+    #[error("internal error")]
+    Link(#[from] crate::connect::link::LinkError),
 }
 
 impl ApiError {
@@ -56,7 +64,8 @@ impl ApiError {
             Self::Validation { .. } => ProblemCode::ValidationFailed,
             Self::Conflict(_) => ProblemCode::Conflict,
             Self::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
-            Self::Store(_) | Self::Internal(_) => ProblemCode::Internal,
+            Self::ScaRequired(_) => ProblemCode::ScaRequired,
+            Self::Store(_) | Self::Internal(_) | Self::Link(_) => ProblemCode::Internal,
         }
     }
 }
@@ -76,6 +85,8 @@ pub enum ProblemCode {
     Conflict,
     /// 405: the path exists but not with this method; `Allow` lists the methods it has.
     MethodNotAllowed,
+    /// 409: the read needs a fresh SCA; `sca` is the challenge to resolve, then retry.
+    ScaRequired,
     /// 500: Passerelle failed; the cause is logged, never shown.
     Internal,
 }
@@ -89,6 +100,7 @@ impl ProblemCode {
             Self::ValidationFailed => "validation_failed",
             Self::Conflict => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::ScaRequired => "sca_required",
             Self::Internal => "internal",
         }
     }
@@ -125,6 +137,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "redirect_url")]
     pub field: Option<String>,
+    /// For `sca_required` only: the challenge the user must resolve before the call is retried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sca: Option<ScaView>,
 }
 
 impl ResponseError for ApiError {
@@ -133,9 +149,9 @@ impl ResponseError for ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::ScaRequired(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(_) | Self::Internal(_) | Self::Link(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -145,6 +161,7 @@ impl ResponseError for ApiError {
             Self::Internal(e) => {
                 tracing::error!(error = %e, "internal error behind an API request")
             }
+            Self::Link(e) => tracing::error!(error = %e, "connect link behind an API request"),
             _ => {}
         }
         let status = self.status_code();
@@ -156,6 +173,10 @@ impl ResponseError for ApiError {
             code: self.code(),
             field: match self {
                 Self::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            sca: match self {
+                Self::ScaRequired(sca) => Some(sca.as_ref().clone()),
                 _ => None,
             },
         };
@@ -171,5 +192,47 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ScaAction, ScaKindName, ScaStatus};
+
+    #[actix_web::test]
+    async fn a_refused_read_is_a_409_problem_carrying_the_challenge() {
+        let now = chrono::Utc::now();
+        let view = ScaView {
+            id: "c1".into(),
+            kind: ScaKindName::Redirect,
+            status: ScaStatus::Created,
+            action: ScaAction::Balances,
+            connection_id: Some("k1".into()),
+            created_at: now,
+            expires_at: now,
+            resolved_at: None,
+            amr: Vec::new(),
+            failure: None,
+            url: Some("https://passerelle.example/connect/t".into()),
+            attempts_left: None,
+            poll_interval_seconds: None,
+            deadline: None,
+            data: None,
+        };
+        let response = ApiError::ScaRequired(Box::new(view)).error_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "sca_required");
+        assert_eq!(
+            problem["type"],
+            "https://passerelle.dev/problems/sca_required"
+        );
+        assert_eq!(problem["sca"]["id"], "c1");
+        assert_eq!(problem["sca"]["kind"], "redirect");
+        assert_eq!(problem["sca"]["action"], "balances");
     }
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod banks;
+pub mod body;
 pub mod connections;
 pub mod error;
 pub mod feed_cache;
@@ -10,6 +11,7 @@ pub mod health;
 pub mod json;
 pub mod openapi;
 pub mod responses;
+pub mod sca;
 
 use actix_web::{web, HttpResponse};
 
@@ -43,7 +45,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(accounts::list_for_user)
     .service(accounts::show)
     .service(accounts::list_balances)
-    .service(accounts::list_transactions);
+    .service(accounts::list_transactions)
+    .service(sca::show)
+    .service(sca::submit);
     method_not_allowed(cfg);
 }
 

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, banks, connections, error, health, json, responses};
+use super::{accounts, banks, connections, error, health, json, responses, sca};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use super::{accounts, banks, connections, error, health, json, responses};
         accounts::show,
         accounts::list_balances,
         accounts::list_transactions,
+        sca::show,
+        sca::submit,
     ),
     components(
         schemas(
@@ -36,7 +38,7 @@ use super::{accounts, banks, connections, error, health, json, responses};
             error::ProblemCode,
             json::Amount,
             accounts::TransactionStatus,
-            connections::ConnectionStatus
+            crate::model::ConnectionStatus
         ),
         responses(
             responses::Unauthorized,

@@ -1,11 +1,18 @@
-//! Talking to banks: one folder per protocol (`stet/`), behind the [`Connector`] trait that
-//! the sync engine and payments call.
+//! Talking to providers: one folder per protocol (`stet/`), each a [`Connector`] built by
+//! [`factory`] from its registry profile and called through capability traits
+//! ([`ReadAccounts`], [`GrantAccess`], [`ProviderWebhooks`]) whose calls may answer an SCA
+//! request instead of a result ([`Answer`]). Each connector states its SCA freshness and
+//! unattended-access rules ([`policy`]). No module above `bank/` names a protocol's types.
 //!
 //! The bank client knows nothing of the store: every raw response body is handed back
 //! ([`RawExchange`]) for the caller to put in the response vault, and token rotation goes
 //! through the caller's [`TokenSource`], which persists the new refresh token.
 
+pub mod connector;
 mod error;
+pub mod factory;
+pub mod payments;
+pub mod policy;
 pub mod probe;
 pub mod retry;
 pub mod stet;
@@ -16,14 +23,26 @@ use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use secrecy::SecretString;
 
+pub use connector::{
+    AccessChoice, Answer, Connector, GrantAccess, ProviderEvent, ProviderWebhooks, ReadAccounts,
+    ScaRequest,
+};
 pub use error::{BankError, BankErrorDetails, BankErrorKind};
+pub use factory::{ConnectorError, Connectors};
+pub use payments::{InitiatePayments, InitiatedPayment, PaymentError};
+pub use policy::{
+    Freshness, FreshnessVerdict, ScaFreshnessPolicy, UnattendedAccessPolicy, UnattendedMethod,
+};
 pub use retry::{FreeRetries, NoRetries, RetryGate, RetryPolicy};
 pub use token::{FixedToken, RefreshingToken};
 
-use crate::model::{Account, Balance, BankResourceId, Transaction};
 use crate::oauth::OAuthError;
 
-/// Where the access token of a call comes from, and how it is renewed.
+/// Where the user's credential for a call comes from, and how it is renewed: for an OAuth
+/// provider, the connection's access token and its refresh. A provider that authenticates the
+/// user otherwise implements the same two operations over its own credential (a session token
+/// renewed by its own call); a call made with the TPP's own credentials (STET payments: a
+/// client-credentials token) takes none, the connector obtains it itself.
 ///
 /// On a 401 `invalid_token` the client calls [`TokenSource::refresh`] once and replays the call
 /// once. Implementations must make refresh single-flight per connection and persist a rotated
@@ -121,70 +140,4 @@ pub struct DateRange {
     pub from: Option<DateTime<Utc>>,
     /// To (exclusive).
     pub to: Option<DateTime<Utc>>,
-}
-
-/// What the sync engine and payments need from a bank, whatever its protocol.
-///
-/// Lists answered with `204 No Content` come back empty. A transient failure (5xx, a connection
-/// lost before any answer) is retried as [`retry`] says, each retry first allowed by a
-/// [`RetryGate`]: the `*_gated` reads take the caller's (an unattended caller spends its quota
-/// ledger there); the others use [`retry::default_gate`] (free with the PSU present, none
-/// without).
-pub trait Connector {
-    /// The PSU's accounts (`GET /accounts`), each retry allowed by `gate`.
-    fn accounts_gated<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-        gate: &'a dyn RetryGate,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Account>>, BankError>>;
-
-    /// An account's balances, each retry allowed by `gate`.
-    fn balances_gated<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-        account: &'a BankResourceId,
-        gate: &'a dyn RetryGate,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Balance>>, BankError>>;
-
-    /// An account's transactions in a date range, each retry allowed by `gate`.
-    fn transactions_gated<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-        account: &'a BankResourceId,
-        range: DateRange,
-        gate: &'a dyn RetryGate,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Transaction>>, BankError>>;
-
-    /// The PSU's accounts (`GET /accounts`), retried through [`retry::default_gate`].
-    fn accounts<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Account>>, BankError>> {
-        self.accounts_gated(token, psu, retry::default_gate(psu))
-    }
-
-    /// An account's balances, retried through [`retry::default_gate`].
-    fn balances<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-        account: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Balance>>, BankError>> {
-        self.balances_gated(token, psu, account, retry::default_gate(psu))
-    }
-
-    /// An account's transactions in a date range, retried through [`retry::default_gate`].
-    fn transactions<'a>(
-        &'a self,
-        token: &'a dyn TokenSource,
-        psu: Option<&'a PsuContext>,
-        account: &'a BankResourceId,
-        range: DateRange,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<Vec<Transaction>>, BankError>> {
-        self.transactions_gated(token, psu, account, range, retry::default_gate(psu))
-    }
 }

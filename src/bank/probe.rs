@@ -58,6 +58,19 @@ fn clock_step(date: Option<&str>, now: DateTime<Utc>) -> Option<ProbeStep> {
 pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Vec<ProbeStep> {
     let mut steps = Vec::new();
     let step = |name, outcome| ProbeStep { name, outcome };
+    // The probe speaks STET: a profile of another protocol stops at the first step.
+    let (Some(stet), Some(oauth_urls)) = (bank.stet(), bank.endpoints(environment).oauth.as_ref())
+    else {
+        steps.push(step(
+            "protocol",
+            Err(format!(
+                "the probe checks STET banks; {} speaks {}",
+                bank.id,
+                bank.protocol()
+            )),
+        ));
+        return steps;
+    };
 
     let material = match TlsMaterial::for_bank(bank, config) {
         Ok(m) => m,
@@ -73,7 +86,7 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
     let signer = Identity::from_pem_files(&config.certs.qseal_cert, &config.certs.qseal_key)
         .map_err(|e| e.to_string())
         .and_then(|q| {
-            let id = key_id(&(&bank.signature.key_id).into(), &config.client_id, &q.cert)
+            let id = key_id(&(&stet.signature.key_id).into(), &config.client_id, &q.cert)
                 .map_err(|e| e.to_string())?;
             Signer::new(&q.key, id).map_err(|e| e.to_string())
         });
@@ -97,11 +110,13 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
         }
     };
     let endpoints = bank.endpoints(environment);
+    // Unsigned, but with an `X-Request-ID` like every call: a bank logs a request without one
+    // as a violation.
     let hello = http
         .send(OutboundRequest {
             method: awc::http::Method::GET,
             url: endpoints.api_base.to_string(),
-            headers: Vec::new(),
+            headers: vec![("X-Request-ID".to_owned(), uuid::Uuid::new_v4().to_string())],
             body: bytes::Bytes::new(),
         })
         .await;
@@ -125,8 +140,13 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
         }
     }
 
-    let oauth = OAuthClient::new(bank, environment, config.client_id.clone(), http.clone());
-    let scope = if bank.has_scope(Scope::Pisp) {
+    let oauth = OAuthClient::new(
+        oauth_urls,
+        stet.pkce,
+        config.client_id.clone(),
+        http.clone(),
+    );
+    let scope = if stet.has_scope(Scope::Pisp) {
         "pisp"
     } else {
         "aisp"
@@ -143,8 +163,8 @@ pub async fn probe(bank: &Bank, config: &Config, environment: Environment) -> Ve
         Ok(format!("scope {scope}")),
     ));
 
-    let stet = StetClient::new(bank, environment, http, signer);
-    let outcome = match stet
+    let client = StetClient::new(bank, stet, environment, http, signer);
+    let outcome = match client
         .get_accounts(&FixedToken(token.access_token), None)
         .await
     {

@@ -20,8 +20,8 @@ impl TokenSource for FixedToken {
 
     fn refresh(&self) -> LocalBoxFuture<'_, Result<SecretString, OAuthError>> {
         async {
-            Err(OAuthError::Config(
-                "this access token cannot be refreshed".into(),
+            Err(OAuthError::NotRefreshable(
+                "this access token cannot be refreshed",
             ))
         }
         .boxed_local()
@@ -70,8 +70,10 @@ where
         async move {
             let current = self.refresh.borrow().clone();
             let refreshed = self.oauth.refresh(&current).await?;
-            (self.persist)(&refreshed)
-                .map_err(|e| OAuthError::Config(format!("cannot persist the new tokens: {e}")))?;
+            (self.persist)(&refreshed).map_err(|e| OAuthError::Store {
+                what: "persisting the new tokens",
+                source: e.into(),
+            })?;
             let access = refreshed.tokens.access_token.clone();
             if let Some(new) = refreshed.tokens.refresh_token {
                 *self.refresh.borrow_mut() = new;

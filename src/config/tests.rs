@@ -228,3 +228,21 @@ fn from_toml_reads_the_document_alone_and_names_it_in_errors() {
         Ok(())
     });
 }
+
+#[test]
+fn a_test_clock_file_is_read_and_refused_in_release_unless_allowed() {
+    Jail::expect_with(|jail| {
+        jail.set_env("PASSERELLE_TEST_CLOCK_FILE", "clock");
+        let c = load_in_jail().map_err(|e| e.to_string())?;
+        assert_eq!(c.test_clock_file.as_deref(), Some(Path::new("clock")));
+        assert!(c.clock().is_test_clock());
+        Ok(())
+    });
+    assert!(
+        test_clock_allowed(true, None),
+        "a debug build is a test build"
+    );
+    assert!(!test_clock_allowed(false, None), "release refuses it");
+    assert!(!test_clock_allowed(false, Some(false)));
+    assert!(test_clock_allowed(false, Some(true)), "unless allowed");
+}

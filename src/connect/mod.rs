@@ -1,10 +1,25 @@
-//! The connection service between the journey pages and the bank: per-worker bank clients,
-//! sealed tokens with single-flight refresh, the PSU context, and the audit trail of consents.
+//! The connection services: the journey's use cases (authorize, callback, consent, failure),
+//! revocation, sealed tokens with single-flight refresh, the PSU context, and the audit trail of
+//! consents. The journey pages and the API only parse, call these and render; the services call
+//! the store and the provider's [`crate::bank::Connector`].
 
-pub mod banks;
+pub mod authorize;
+pub mod callback;
+pub mod consent;
 pub mod expiry;
+pub mod failure;
+pub mod link;
 pub mod psu;
+pub mod revoke;
+pub mod sca;
 pub mod tokens;
+
+/// How long the provider's `state` stays valid.
+pub const STATE_TTL_MINUTES: i64 = 15;
+/// How long the consent form stays valid.
+pub const CONSENT_FORM_TTL_MINUTES: i64 = 30;
+/// How long after an SCA the same browser may change what is shared without a new SCA.
+pub const SAME_BROWSER_WINDOW_MINUTES: i64 = 15;
 
 use diesel::QueryResult;
 use openssl::rand::rand_bytes;

@@ -2,11 +2,12 @@
 //! present (which is also what keeps those calls out of the bank's daily batch quota).
 
 use actix_web::HttpRequest;
+use chrono::{DateTime, Utc};
 
 use crate::bank::PsuContext;
 
-/// The PSU context of a browser request.
-pub fn from_request(req: &HttpRequest) -> PsuContext {
+/// The PSU context of a browser request; its `PSU-Date` is `now` (the injected clock's).
+pub fn from_request(req: &HttpRequest, now: DateTime<Utc>) -> PsuContext {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -21,11 +22,7 @@ pub fn from_request(req: &HttpRequest) -> PsuContext {
         ip_port: peer.map(|a| a.port().to_string()),
         http_method: Some(req.method().to_string()),
         // HTTP-date (RFC 9110 IMF-fixdate), as the PSU's browser would send it.
-        date: Some(
-            chrono::Utc::now()
-                .format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string(),
-        ),
+        date: Some(now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
         user_agent: header("user-agent"),
         referer: header("referer"),
         accept: header("accept"),

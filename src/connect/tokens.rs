@@ -2,6 +2,7 @@
 //! opened only in memory, and refreshed single-flight across processes.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -10,9 +11,10 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::bank::TokenSource;
+use crate::bank::{Connector, TokenSource};
 use crate::crypto::Keyring;
-use crate::oauth::{OAuthClient, OAuthError, TokenSet};
+use crate::model::ConnectionStatus;
+use crate::oauth::{OAuthError, TokenSet};
 use crate::store::models::TokenRow;
 use crate::store::{self, connections, tokens, users, DbConnection, Pool, StoreError};
 
@@ -142,7 +144,7 @@ pub fn reseal_all(conn: &mut DbConnection, keyring: &Keyring) -> Result<usize, T
 pub struct StoredToken {
     pool: Pool,
     keyring: Arc<Keyring>,
-    oauth: OAuthClient,
+    connector: Rc<dyn Connector>,
     connection_id: String,
     owner: String,
     access: RefCell<SecretString>,
@@ -154,7 +156,7 @@ impl StoredToken {
     pub async fn load(
         pool: &Pool,
         keyring: Arc<Keyring>,
-        oauth: OAuthClient,
+        connector: Rc<dyn Connector>,
         connection_id: &str,
     ) -> Result<Self, TokenError> {
         let id = connection_id.to_owned();
@@ -163,7 +165,7 @@ impl StoredToken {
         Ok(Self {
             pool: pool.clone(),
             keyring,
-            oauth,
+            connector,
             connection_id: connection_id.to_owned(),
             owner: store::new_id(),
             access: RefCell::new(pair.access),
@@ -183,14 +185,17 @@ impl StoredToken {
                 Ok(connections::try_acquire_lease(conn, &id, &owner, until)?)
             })
             .await
-            .map_err(|e| OAuthError::Config(format!("refresh lease: {e}")))?;
+            .map_err(|e| OAuthError::Store {
+                what: "refresh lease",
+                source: e.into(),
+            })?;
             if taken {
                 return Ok(());
             }
             actix_web::rt::time::sleep(StdDuration::from_millis(100)).await;
         }
-        Err(OAuthError::Config(
-            "another process holds the refresh lease for too long".into(),
+        Err(OAuthError::NotRefreshable(
+            "another process holds the refresh lease for too long",
         ))
     }
 
@@ -203,7 +208,10 @@ impl StoredToken {
     }
 
     async fn refresh_under_lease(&self) -> Result<SecretString, OAuthError> {
-        let store_err = |e: TokenError| OAuthError::Config(format!("token store: {e}"));
+        let store_err = |e: TokenError| OAuthError::Store {
+            what: "tokens",
+            source: e.into(),
+        };
         let (id, ring) = (self.connection_id.clone(), self.keyring.clone());
         let stored = store::run_with(&self.pool, move |conn| load_tokens(conn, &ring, &id))
             .await
@@ -215,7 +223,7 @@ impl StoredToken {
             return Ok(stored.access);
         }
         let current = self.refresh.borrow().clone();
-        let refreshed = match self.oauth.refresh(&current).await {
+        let refreshed = match self.connector.access().refresh(&current).await {
             Ok(r) => r,
             Err(e) => {
                 if matches!(&e, OAuthError::Rejected { error, .. } if error == "invalid_grant") {
@@ -262,7 +270,7 @@ fn mark_refused(conn: &mut DbConnection, id: &str) -> diesel::QueryResult<()> {
     let Some(row) = connections::find(conn, id)? else {
         return Ok(());
     };
-    if row.status != "active" {
+    if !row.is(ConnectionStatus::Active) {
         return Ok(());
     }
     connections::update(conn, id, connections::ConnectionUpdate::ReauthRequired)?;

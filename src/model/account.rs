@@ -39,6 +39,8 @@ pub struct Account {
     pub iban: Option<Iban>,
     /// Another identification (e.g. a masked card number), when there is no IBAN.
     pub other_identification: Option<String>,
+    /// The scheme of `other_identification` as the bank named it (STET: `CPAN` for a card).
+    pub other_scheme: Option<String>,
     /// Name given by the bank (usually the product and owner).
     pub name: String,
     /// Account currency.

@@ -4,13 +4,24 @@
 //! Amounts are [`Money`] (integer minor units and an ISO 4217 currency, never `f64`); dates of
 //! bank events are calendar days in the bank's time zone; instants are UTC.
 
+mod stored;
+
 mod account;
+mod connection;
 mod iban;
 mod money;
+mod payment;
+mod sca;
 
 pub use account::{
     Account, AccountKind, Balance, BalanceKind, BankResourceId, BankTransactionCode, Transaction,
     TransactionStatus,
 };
+pub use connection::ConnectionStatus;
 pub use iban::Iban;
 pub use money::{Currency, InvalidCurrency, Money, MoneyError};
+pub use payment::{PaymentOrder, PaymentStatus};
+pub use sca::{
+    transition, IllegalTransition, ScaAction, ScaKind, ScaKindName, ScaProof, ScaStatus,
+};
+pub use stored::UnknownValue;

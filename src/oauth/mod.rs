@@ -21,7 +21,8 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::registry::{Bank, Environment};
+use crate::clock::Clock;
+use crate::registry::OAuthEndpoints;
 use crate::tls::client::{BankHttpClient, TransportError};
 
 /// Why an OAuth call failed.
@@ -44,6 +45,19 @@ pub enum OAuthError {
     /// The bank profile lacks an endpoint for this operation, or a URL is invalid.
     #[error("OAuth configuration: {0}")]
     Config(String),
+    /// Passerelle's own token store failed around the exchange (loading, persisting, the
+    /// refresh lease); the bank was not at fault.
+    #[error("token store ({what}): {source}")]
+    Store {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The token cannot be refreshed at all (a fixed token, a lease held too long).
+    #[error("cannot refresh: {0}")]
+    NotRefreshable(&'static str),
 }
 
 impl<RE: std::error::Error + 'static> From<RequestTokenError<RE, BasicErrorResponse>> for OAuthError
@@ -109,26 +123,34 @@ pub struct OAuthClient {
     token: Url,
     revoke: Option<Url>,
     pkce: bool,
+    clock: Clock,
 }
 
 impl OAuthClient {
-    /// The client for `bank`'s `environment` endpoints; `client_id` is the TPP's organisation
-    /// identifier; `http` is the bank's mTLS client.
+    /// The client for one environment's authorization server (`endpoints`); `pkce` when the
+    /// bank accepts PKCE; `client_id` is the TPP's organisation identifier; `http` is the
+    /// bank's mTLS client.
     pub fn new(
-        bank: &Bank,
-        environment: Environment,
+        endpoints: &OAuthEndpoints,
+        pkce: bool,
         client_id: impl Into<String>,
         http: BankHttpClient,
     ) -> Self {
-        let endpoints = bank.endpoints(environment);
         Self {
             http,
             client_id: client_id.into(),
             authorize: endpoints.authorize.clone(),
             token: endpoints.token.clone(),
             revoke: endpoints.revoke.clone(),
-            pkce: bank.pkce,
+            pkce,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same client reading `clock` (token expiry instants are computed on it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn client(
@@ -209,7 +231,7 @@ impl OAuthClient {
                 request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_owned()));
         }
         let response = request.request_async(&send).await?;
-        Ok(token_set(&response))
+        Ok(token_set(&response, self.clock.now()))
     }
 
     /// Refreshes with `refresh_token` (`grant_type=refresh_token`). See [`Refreshed`] for the
@@ -222,7 +244,7 @@ impl OAuthClient {
             .exchange_refresh_token(&old)
             .request_async(&send)
             .await?;
-        let mut tokens = token_set(&response);
+        let mut tokens = token_set(&response, self.clock.now());
         let rotated = tokens
             .refresh_token
             .as_ref()
@@ -242,7 +264,7 @@ impl OAuthClient {
             .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .request_async(&send)
             .await?;
-        Ok(token_set(&response))
+        Ok(token_set(&response, self.clock.now()))
     }
 
     /// Revokes a refresh token (at BPCE this revokes the access token too).
@@ -284,7 +306,7 @@ fn revocation_error(
     }
 }
 
-fn token_set(response: &oauth2::basic::BasicTokenResponse) -> TokenSet {
+fn token_set(response: &oauth2::basic::BasicTokenResponse, now: DateTime<Utc>) -> TokenSet {
     TokenSet {
         access_token: SecretString::from(response.access_token().secret().to_owned()),
         refresh_token: response
@@ -293,7 +315,7 @@ fn token_set(response: &oauth2::basic::BasicTokenResponse) -> TokenSet {
         expires_at: response
             .expires_in()
             .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| Utc::now() + d),
+            .map(|d| now + d),
         scopes: response
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -308,7 +330,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::registry::Registry;
+    use crate::registry::{Environment, Registry};
     use crate::tls::certs::{generate_dev_certs, DevCertOptions};
     use crate::tls::client::{ClientOptions, TlsMaterial};
     use crate::tls::identity::Identity;
@@ -324,7 +346,8 @@ mod tests {
         let http = BankHttpClient::new(&material, ClientOptions::default()).unwrap();
         let registry = Registry::load(&[], None).unwrap();
         let bank = registry.get("banque-bcp").unwrap();
-        let oauth = OAuthClient::new(bank, Environment::Live, "PSDFR-ACPR-99999", http);
+        let urls = bank.endpoints(Environment::Live).oauth.as_ref().unwrap();
+        let oauth = OAuthClient::new(urls, false, "PSDFR-ACPR-99999", http);
 
         let sent: RefCell<Vec<oauth2::HttpRequest>> = RefCell::new(Vec::new());
         let capture = |request: oauth2::HttpRequest| {
@@ -353,10 +376,7 @@ mod tests {
 
         let sent = sent.into_inner();
         assert_eq!(sent.len(), 1);
-        assert_eq!(
-            sent[0].uri().to_string(),
-            bank.endpoints(Environment::Live).token.as_str()
-        );
+        assert_eq!(sent[0].uri().to_string(), urls.token.as_str());
         let form: HashMap<String, String> = url::form_urlencoded::parse(sent[0].body())
             .into_owned()
             .collect();

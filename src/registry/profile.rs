@@ -15,6 +15,9 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use url::Url;
 
+use super::providers::ProtocolProfile;
+use super::stet::StetProfile;
+
 /// Longest accepted bank id; ids appear in URLs and log lines, so keep them short.
 const MAX_ID_LEN: usize = 64;
 
@@ -90,140 +93,38 @@ impl fmt::Display for BankId {
     }
 }
 
-/// French bank code ("code établissement", BPCE's *codetab*): exactly five ASCII digits,
-/// e.g. `12579` for Banque BCP. It is also the host label of BPCE's API gateways.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct BankCode(String);
-
-/// A string that is not a valid [`BankCode`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a bank code: expected exactly 5 digits (e.g. \"12579\")")]
-pub struct InvalidBankCode(pub String);
-
-impl BankCode {
-    /// The code as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for BankCode {
-    type Err = InvalidBankCode;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidBankCode(s.to_owned()))
-        }
-    }
-}
-
-impl fmt::Display for BankCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// API standard spoken by the bank; selects the connector under `bank/`.
+/// API a provider speaks; selects its section of the profile and its connector under `bank/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
 pub enum Protocol {
-    /// French STET PSD2 API.
+    /// French STET PSD2 API (the BPCE group's banks).
     Stet,
+    /// Treezor's banking-as-a-service API.
+    Treezor,
+    /// Contis's API (SCA approved in the user's app).
+    Contis,
+    /// Currencycloud's API (payments confirmed with a one-time password).
+    Currencycloud,
 }
 
-/// Version of the protocol, as it appears in the API path (`/stet/psd2/v1.4.2`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum ProtocolVersion {
-    /// STET 1.4.2 (BPCE's version in the portal material we build against).
-    #[serde(rename = "1.4.2")]
-    V1_4_2,
-    /// STET 1.6.2 (BPCE's live gateways since 2023; not implemented yet).
-    #[serde(rename = "1.6.2")]
-    V1_6_2,
-}
+impl Protocol {
+    /// Every protocol, in the order the registry documents them.
+    pub const ALL: [Self; 4] = [Self::Stet, Self::Treezor, Self::Contis, Self::Currencycloud];
 
-impl ProtocolVersion {
-    /// The version string, e.g. `"1.4.2"`.
+    /// The tag as written in profiles and shown by the API, e.g. `"stet"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::V1_4_2 => "1.4.2",
-            Self::V1_6_2 => "1.6.2",
+            Self::Stet => "stet",
+            Self::Treezor => "treezor",
+            Self::Contis => "contis",
+            Self::Currencycloud => "currencycloud",
         }
     }
 }
 
-/// How the bank learns which accounts and data the PSU shares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ConsentModel {
-    /// BPCE's "mixed model": after SCA the AISP lists the accounts (without data), the PSU
-    /// picks them in Passerelle, and Passerelle sends the choice with `PUT /consents`.
-    Mixed,
-}
-
-/// OAuth scope (STET role) the bank grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Scope {
-    /// Account information.
-    Aisp,
-    /// Payment initiation.
-    Pisp,
-    /// Funds confirmation (STET 1.4.2+ name).
-    Cbpii,
-    /// Funds confirmation (STET 1.4.0 name).
-    Piisp,
-    /// Transaction history beyond 90 days.
-    ExtendedTransactionHistory,
-}
-
-impl Scope {
-    /// The scope as sent in OAuth requests, e.g. `"aisp"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Aisp => "aisp",
-            Self::Pisp => "pisp",
-            Self::Cbpii => "cbpii",
-            Self::Piisp => "piisp",
-            Self::ExtendedTransactionHistory => "extended_transaction_history",
-        }
-    }
-}
-
-/// STET balance type code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-#[non_exhaustive]
-pub enum BalanceType {
-    /// Closing booked (accounting balance).
-    Clbd,
-    /// Expected (booked plus pending).
-    Xpcd,
-    /// Value-date balance.
-    Valu,
-    /// Other (bank-specific).
-    Othr,
-    /// Interim available.
-    Itav,
-}
-
-impl BalanceType {
-    /// The STET code, e.g. `"CLBD"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Clbd => "CLBD",
-            Self::Xpcd => "XPCD",
-            Self::Valu => "VALU",
-            Self::Othr => "OTHR",
-            Self::Itav => "ITAV",
-        }
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -243,6 +144,15 @@ pub struct Endpoints {
     /// API base including the version path, e.g.
     /// `https://www.12579.sandbox.api.89c3.com/stet/psd2/v1.4.2`.
     pub api_base: Url,
+    /// The OAuth authorization server's URLs, for the protocols whose users authorize access
+    /// at the provider (STET); serialized flat beside `api_base`.
+    #[serde(flatten)]
+    pub oauth: Option<OAuthEndpoints>,
+}
+
+/// The URLs of a provider's OAuth authorization server, for one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OAuthEndpoints {
     /// OAuth authorization endpoint (the PSU's browser is sent there).
     pub authorize: Url,
     /// OAuth token endpoint (code exchange, refresh, client credentials).
@@ -280,60 +190,6 @@ impl BankEndpoints {
             Environment::Sandbox => &self.sandbox,
             Environment::Live => &self.live,
         }
-    }
-}
-
-/// Data and call limits the bank enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// How far back transactions can be asked for, retail and small professional PSUs (days).
-    pub history_days_retail: u32,
-    /// How far back transactions can be asked for, large professional and corporate PSUs (days).
-    pub history_days_corporate: u32,
-    /// Most operations returned by one transactions call.
-    pub max_operations_per_call: u32,
-    /// Calls allowed per calendar day (in the bank's time zone) without the PSU present, per
-    /// TPP, endpoint, PSU, account and method. `0` means no unattended call at all.
-    pub batch_calls_per_day: u32,
-}
-
-/// What goes into the `keyId` of the HTTP signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "format", rename_all = "kebab-case")]
-pub enum KeyIdFormat {
-    /// The OAuth `client_id` (what BPCE expects).
-    ClientId,
-    /// The STET rule: `<cert_url>_<SHA-256 fingerprint of the QSealC>`, where the URL
-    /// serves the certificate.
-    CertUrl {
-        /// Where the QSealC certificate is published.
-        cert_url: Url,
-    },
-    /// Berlin Group style `SN=<serial hex>,CA=<issuer DN>`.
-    SnCa,
-}
-
-/// How requests to the bank are signed (draft-cavage HTTP signatures).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SignatureProfile {
-    /// `keyId` format.
-    pub key_id: KeyIdFormat,
-    /// Headers (lowercase, pseudo-headers like `(request-target)` included) signed on every
-    /// request; signing fails if one is missing.
-    pub headers: Vec<String>,
-    /// `PSU-*` headers signed, after `headers`, when the PSU is present and the request carries
-    /// them (an optional one the PSU's browser did not send is neither sent nor signed).
-    pub psu_headers: Vec<String>,
-    /// Whether GET requests carry (and sign) a `Digest` of the empty body.
-    pub digest_on_get: bool,
-}
-
-impl SignatureProfile {
-    /// The headers to sign, in order: `headers`, then `psu_headers` when the PSU is present.
-    pub fn signed_headers(&self, psu_present: bool) -> impl Iterator<Item = &str> {
-        let psu: &[String] = if psu_present { &self.psu_headers } else { &[] };
-        self.headers.iter().chain(psu).map(String::as_str)
     }
 }
 
@@ -407,9 +263,11 @@ fn hh_mm(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
-/// Everything Passerelle knows about one bank (ASPSP), loaded from `bank-registry/<id>.toml`.
+/// Everything Passerelle knows about one provider (a bank, an ASPSP), loaded from
+/// `bank-registry/<id>.toml`: the fields every protocol has, and its protocol's own section.
 ///
-/// Serialized as-is by `GET /v1/banks`, minus the local file details.
+/// Serialized as-is by `GET /v1/banks`, minus the local file details: the common fields,
+/// `"protocol"`, and the protocol section's fields beside them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bank {
     /// Profile id (the file name).
@@ -418,35 +276,18 @@ pub struct Bank {
     pub name: String,
     /// Commercial brand, for grouping in the bank picker, e.g. "Caisse d'Epargne".
     pub brand: String,
-    /// Bank code (codetab).
-    pub bank_code: BankCode,
     /// ISO 3166-1 alpha-2 country code, e.g. `FR`.
     pub country: String,
-    /// API standard.
-    pub protocol: Protocol,
-    /// API standard version.
-    pub protocol_version: ProtocolVersion,
-    /// Consent model.
-    pub consent_model: ConsentModel,
-    /// OAuth scopes the bank grants.
-    pub scopes: Vec<Scope>,
-    /// Balance types the bank serves.
-    pub balance_types: Vec<BalanceType>,
-    /// Time zone of the bank's calendar day (quota day, maintenance windows).
+    /// The protocol and what only that protocol's profiles have.
+    #[serde(flatten)]
+    pub profile: ProtocolProfile,
+    /// Time zone of the provider's calendar day (quota day, maintenance windows).
     #[serde(serialize_with = "serialize_tz")]
     pub time_zone: Tz,
-    /// A profile of Passerelle's built-in sandbox ASPSP (both environments share its URLs).
+    /// A profile of Passerelle's built-in sandbox (both environments share its URLs).
     pub sandbox: bool,
-    /// Whether the bank offers the PSD2 fallback access (`fallback: 1` header).
-    pub fallback: bool,
-    /// Whether the bank accepts PKCE on the authorization-code flow.
-    pub pkce: bool,
     /// Sandbox and live URLs.
     pub endpoints: BankEndpoints,
-    /// Data and call limits.
-    pub limits: Limits,
-    /// HTTP signature rules.
-    pub signature: SignatureProfile,
     /// Weekly maintenance windows, in `time_zone`.
     pub maintenance: Vec<MaintenanceWindow>,
     /// Extra CA certificates (PEM) to trust for this bank's TLS, already resolved.
@@ -485,8 +326,16 @@ impl Bank {
         at.with_timezone(&self.time_zone).date_naive()
     }
 
-    /// Whether the bank grants `scope`.
-    pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
+    /// The protocol the provider speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.profile.protocol()
+    }
+
+    /// The STET section, when the provider speaks STET.
+    pub fn stet(&self) -> Option<&StetProfile> {
+        match &self.profile {
+            ProtocolProfile::Stet(stet) => Some(stet),
+            _ => None,
+        }
     }
 }

@@ -4,32 +4,46 @@
 
 use serde::Deserialize;
 
-use super::profile::{BalanceType, ConsentModel, Limits, Protocol, ProtocolVersion, Scope};
+use super::providers::{ContisProfile, CurrencycloudProfile, TreezorProfile};
+use super::stet::{BalanceType, ConsentModel, Limits, ProtocolVersion, Scope};
 
+/// The fields every profile has, and one section per protocol; `load::build` checks that the
+/// section present is the one `protocol` names.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProfile {
     pub(super) id: String,
     pub(super) name: String,
     pub(super) brand: String,
-    pub(super) bank_code: String,
     pub(super) country: String,
-    pub(super) protocol: Protocol,
-    pub(super) protocol_version: ProtocolVersion,
-    pub(super) consent_model: ConsentModel,
-    pub(super) scopes: Vec<Scope>,
-    pub(super) balance_types: Vec<BalanceType>,
+    // A string, so that an unknown protocol is reported with its key (`load::build`).
+    pub(super) protocol: String,
     pub(super) time_zone: String,
     #[serde(default)]
     pub(super) sandbox: bool,
-    pub(super) fallback: bool,
-    pub(super) pkce: bool,
     pub(super) extra_ca_pem: Option<String>,
     pub(super) endpoints: RawEndpointsTable,
-    pub(super) limits: Limits,
-    pub(super) signature: RawSignature,
     #[serde(default)]
     pub(super) maintenance: Vec<RawWindow>,
+    pub(super) stet: Option<RawStet>,
+    pub(super) treezor: Option<TreezorProfile>,
+    pub(super) contis: Option<ContisProfile>,
+    pub(super) currencycloud: Option<CurrencycloudProfile>,
+}
+
+/// `[stet]`, with `[stet.limits]` and `[stet.signature]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStet {
+    pub(super) bank_code: String,
+    pub(super) version: ProtocolVersion,
+    pub(super) consent_model: ConsentModel,
+    pub(super) scopes: Vec<Scope>,
+    pub(super) balance_types: Vec<BalanceType>,
+    pub(super) fallback: bool,
+    pub(super) pkce: bool,
+    pub(super) limits: Limits,
+    pub(super) signature: RawSignature,
 }
 
 #[derive(Deserialize)]
@@ -44,8 +58,9 @@ pub(super) struct RawEndpointsTable {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoints {
     pub(super) api_base: String,
-    pub(super) authorize: String,
-    pub(super) token: String,
+    // The OAuth endpoints: required by STET, refused by the others.
+    pub(super) authorize: Option<String>,
+    pub(super) token: Option<String>,
     pub(super) revoke: Option<String>,
     pub(super) app2app_authorize: Option<String>,
 }

@@ -114,6 +114,12 @@ pub async fn list(
                 // STET requires `_links`; before consent it is empty, as the portal shows none.
                 "_links": {},
             });
+            if let Some(linked) = account.card_of {
+                item["cashAccountType"] = json!("CARD");
+                item["accountId"] =
+                    json!({"other": {"identification": account.iban, "schemeName": "CPAN"}});
+                item["linkedAccount"] = json!(linked);
+            }
             if let Some(consent) = &consent {
                 item["resourceId"] = json!(account.resource_id);
                 let account_base = format!("{base}/accounts/{}", account.resource_id);

@@ -16,9 +16,9 @@ use super::transport::{authenticate, ApiCall};
 /// What the PSU shares with one TPP at one bank.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Consent {
-    /// IBANs whose balances may be read.
+    /// IBANs (a card account: its masked number) whose balances may be read.
     pub balances: BTreeSet<String>,
-    /// IBANs whose transactions may be read.
+    /// IBANs (a card account: its masked number) whose transactions may be read.
     pub transactions: BTreeSet<String>,
     /// Whether `/end-user-identity` may be read.
     pub psu_identity: bool,
@@ -36,19 +36,43 @@ pub fn key(call: &ApiCall, psu: &str) -> (String, String, String) {
     (call.bank.clone(), call.client_id.clone(), psu.to_owned())
 }
 
+/// The STET `IBAN2007Identifier` pattern: what the schema lets into `iban`.
+fn iban_shaped(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (5..=34).contains(&bytes.len())
+        && bytes[..2].iter().all(u8::is_ascii_uppercase)
+        && bytes[2..4].iter().all(u8::is_ascii_digit)
+        && bytes[4..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// One `AccountIdentification`: an IBAN, or another identification (a card's masked number).
+fn identification(field: &str, item: &Value) -> Result<String, StetError> {
+    if let Some(iban) = item.get("iban") {
+        // As the schema does: a card number sent as `iban` is a 400, not a match.
+        return match iban.as_str() {
+            Some(text) if iban_shaped(text) => Ok(text.to_owned()),
+            _ => Err(StetError::bad_request(format!(
+                "{field}: iban does not match the IBAN2007Identifier pattern"
+            ))),
+        };
+    }
+    item.get("other")
+        .and_then(|o| o.get("identification"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            StetError::bad_request(format!("{field}: each entry needs an iban or other"))
+        })
+}
+
 fn ibans(body: &Value, field: &str) -> Result<BTreeSet<String>, StetError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(BTreeSet::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|item| {
-                item.get("iban")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        StetError::bad_request(format!("{field}: each entry needs an iban"))
-                    })
-            })
+            .map(|item| identification(field, item))
             .collect(),
         Some(_) => Err(StetError::bad_request(format!("{field} must be an array"))),
     }

@@ -110,8 +110,12 @@ pub struct SeenCall {
     pub method: String,
     /// Path, without the query.
     pub path: String,
+    /// The query string, as sent (empty without one).
+    pub query: String,
     /// Whether `PSU-IP-Address` was sent (a call with the PSU present).
     pub psu_present: bool,
+    /// The `X-Request-ID` sent, if any (a bank logs a call without one as a violation).
+    pub request_id: Option<String>,
     /// The status a script answered instead of the real answer, if one did.
     pub scripted: Option<u16>,
 }
@@ -158,32 +162,25 @@ impl FaultSwitch {
         lock(&self.seen).clear();
     }
 
-    /// Logs one API call and returns the scripted answer it gets, if a script matches:
-    /// the status and the `Retry-After` value.
-    pub fn scripted(
-        &self,
-        method: &str,
-        path: &str,
-        psu_present: bool,
-    ) -> Option<(u16, Option<String>)> {
+    /// Logs one API call (`call.scripted` is filled in here) and returns the scripted answer
+    /// it gets, if a script matches: the status and the `Retry-After` value.
+    pub fn scripted(&self, mut call: SeenCall) -> Option<(u16, Option<String>)> {
         let answer = {
             let mut scripts = lock(&self.scripts);
-            let found = scripts.iter_mut().find(|s| s.matches(method, path));
+            let found = scripts
+                .iter_mut()
+                .find(|s| s.matches(&call.method, &call.path));
             found.map(|s| {
                 s.times -= 1;
                 (s.status, s.retry_after.clone())
             })
         };
+        call.scripted = answer.as_ref().map(|(status, _)| *status);
         let mut seen = lock(&self.seen);
         if seen.len() == SEEN_CAPACITY {
             seen.pop_front();
         }
-        seen.push_back(SeenCall {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            psu_present,
-            scripted: answer.as_ref().map(|(status, _)| *status),
-        });
+        seen.push_back(call);
         answer
     }
 
@@ -236,6 +233,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn call(method: &str, path: &str, psu_present: bool) -> SeenCall {
+        SeenCall {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: String::new(),
+            psu_present,
+            request_id: None,
+            scripted: None,
+        }
+    }
+
     #[test]
     fn a_script_answers_only_its_matching_calls_as_many_times_as_it_says() {
         let switch = FaultSwitch::default();
@@ -244,13 +252,13 @@ mod tests {
                 .on("get", "/balances")
                 .with_retry_after(Some("30")),
         );
-        assert_eq!(switch.scripted("GET", "/x/accounts", true), None);
-        assert_eq!(switch.scripted("PUT", "/x/balances", true), None);
+        assert_eq!(switch.scripted(call("GET", "/x/accounts", true)), None);
+        assert_eq!(switch.scripted(call("PUT", "/x/balances", true)), None);
         let answer = Some((503, Some("30".to_owned())));
-        assert_eq!(switch.scripted("GET", "/x/a/balances", false), answer);
-        assert_eq!(switch.scripted("GET", "/x/b/balances", false), answer);
+        assert_eq!(switch.scripted(call("GET", "/x/a/balances", false)), answer);
+        assert_eq!(switch.scripted(call("GET", "/x/b/balances", false)), answer);
         assert_eq!(
-            switch.scripted("GET", "/x/a/balances", false),
+            switch.scripted(call("GET", "/x/a/balances", false)),
             None,
             "spent"
         );
@@ -265,7 +273,7 @@ mod tests {
     fn the_call_log_keeps_only_the_most_recent_calls() {
         let switch = FaultSwitch::default();
         for i in 0..SEEN_CAPACITY + 5 {
-            switch.scripted("GET", &format!("/{i}"), false);
+            switch.scripted(call("GET", &format!("/{i}"), false));
         }
         let seen = switch.seen();
         assert_eq!(seen.len(), SEEN_CAPACITY);

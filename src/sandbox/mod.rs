@@ -9,7 +9,6 @@
 
 pub mod accounts;
 pub mod balances;
-pub mod clock;
 pub mod consents;
 pub mod error;
 pub mod faults;
@@ -31,9 +30,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::Config;
 
-pub use clock::SandboxClock;
 pub use faults::{FaultPlan, FaultSwitch, ScriptedFault, SeenCall};
 pub use server::{start, SandboxHandle};
 
@@ -67,13 +66,15 @@ pub struct SandboxOptions {
     pub tpp_qseal_cert: PathBuf,
     /// How long access tokens live.
     pub access_token_ttl: Duration,
+    /// Its clock: Passerelle's own when both run in one process, so they move together.
+    pub clock: Clock,
 }
 
 impl SandboxOptions {
     /// The sandbox as configured, or `None` when `sandbox_listen` is unset. The server
     /// certificate is the development `sandbox.pem` in `<data_dir>/certs`; the TPP registered
     /// with the sandbox is Passerelle itself (its client id and QSEAL certificate).
-    pub fn from_config(config: &Config) -> Option<Self> {
+    pub fn from_config(config: &Config, clock: Clock) -> Option<Self> {
         let listen = config.sandbox_listen?;
         let web_listen = config.sandbox_web_listen?;
         let certs = config.data_dir.join("certs");
@@ -86,6 +87,7 @@ impl SandboxOptions {
             tpp_client_id: config.client_id.clone(),
             tpp_qseal_cert: config.certs.qseal_cert.clone(),
             access_token_ttl: config.sandbox_token_ttl,
+            clock,
         })
     }
 }

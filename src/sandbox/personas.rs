@@ -21,8 +21,15 @@ pub struct HistorySpec {
 pub struct AccountSpec {
     /// The bank (codetab) that holds it: the sandbox bank it is listed at.
     pub bank: &'static str,
-    /// The IBAN (not necessarily valid, as on the portal).
+    /// The IBAN (not necessarily valid, as on the portal); for a card account, its masked card
+    /// number (STET `accountId.other`, scheme `CPAN`). Consents and quotas key on it.
     pub iban: &'static str,
+    /// For a card account (STET `CARD`): the `resourceId` of the cash account it is debited
+    /// from (`linkedAccount`). `None` for a current account.
+    pub card_of: Option<&'static str>,
+    /// A large professional or corporate customer's account: 180 days of history instead of
+    /// 62 (the portal). Not sent in STET; the bank knows its customer.
+    pub corporate: bool,
     /// The STET `resourceId` once consented.
     pub resource_id: &'static str,
     /// The account's name.
@@ -84,6 +91,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: -15_000,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(45, 90, false),
             },
             AccountSpec {
@@ -94,6 +103,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 231_045,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(30, 90, false),
             },
         ],
@@ -110,6 +121,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 0,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: NO_HISTORY,
             },
             AccountSpec {
@@ -120,6 +133,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 152_318,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(40, 90, false),
             },
         ],
@@ -137,6 +152,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 384_211,
                 expected_balance: true,
+                card_of: None,
+                corporate: false,
                 history: history(600, 400, true),
             },
             AccountSpec {
@@ -147,6 +164,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 1_250_000,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(50, 120, false),
             },
         ],
@@ -162,6 +181,8 @@ pub const PERSONAS: &[Persona] = &[
             usage: "PRIV",
             balance_minor: 98_765,
             expected_balance: false,
+            card_of: None,
+            corporate: false,
             history: history(60, 90, false),
         }],
     },
@@ -176,6 +197,8 @@ pub const PERSONAS: &[Persona] = &[
             usage: "ORGA",
             balance_minor: 5_432_100,
             expected_balance: false,
+            card_of: None,
+            corporate: true,
             history: history(150, 90, false),
         }],
     },
@@ -191,6 +214,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 47_092_657,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(2000, 120, false),
             },
             AccountSpec {
@@ -201,6 +226,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "ORGA",
                 balance_minor: 18_243_223,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(2000, 120, false),
             },
             AccountSpec {
@@ -211,6 +238,8 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "ORGA",
                 balance_minor: 980_371,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(260, 365, false),
             },
             AccountSpec {
@@ -221,7 +250,41 @@ pub const PERSONAS: &[Persona] = &[
                 usage: "PRIV",
                 balance_minor: 1_464_678,
                 expected_balance: false,
+                card_of: None,
+                corporate: false,
                 history: history(200, 365, false),
+            },
+        ],
+    },
+    // CAMILLE has a deferred-debit card beside her current account: a card account has no
+    // IBAN, only a masked card number (`accountId.other`), and a `linkedAccount`.
+    Persona {
+        id: "CAMILLE",
+        identity: "MME CAMILLE SANDBOXK",
+        accounts: &[
+            AccountSpec {
+                bank: "12579",
+                iban: "FR1812579000960012345678915",
+                resource_id: "125790009600123456789",
+                name: "CAMILLE SANDBOXK",
+                usage: "PRIV",
+                balance_minor: 187_340,
+                expected_balance: false,
+                card_of: None,
+                corporate: false,
+                history: history(30, 90, false),
+            },
+            AccountSpec {
+                bank: "12579",
+                iban: "497010XXXXXX4213",
+                resource_id: "125790009600123456789C1",
+                name: "CB VISA PREMIER CAMILLE SANDBOXK",
+                usage: "PRIV",
+                balance_minor: -42_315,
+                expected_balance: false,
+                card_of: Some("125790009600123456789"),
+                corporate: false,
+                history: history(25, 60, false),
             },
         ],
     },

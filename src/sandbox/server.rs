@@ -17,13 +17,13 @@ use anyhow::Context;
 use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode};
 use openssl::x509::X509;
 
-use super::clock::SandboxClock;
 use super::error::StetError;
-use super::faults::{Fault, FaultSwitch};
+use super::faults::{Fault, FaultSwitch, SeenCall};
 use super::state::SandboxState;
 use super::transport::{PeerCertificate, RevokeTokenEarly};
 use super::SandboxOptions;
 use super::{accounts, balances, consents, funds, identity, oauth, payments, transactions};
+use crate::clock::Clock;
 use crate::httpsig::VerifyingKey;
 
 /// A running sandbox bank.
@@ -34,7 +34,7 @@ pub struct SandboxHandle {
     /// The pages listener's address (login and approval pages, no client certificate).
     pub web_addr: SocketAddr,
     /// Its clock (tests move it forward).
-    pub clock: SandboxClock,
+    pub clock: Clock,
     /// Its fault plan.
     pub faults: FaultSwitch,
     server: actix_web::dev::ServerHandle,
@@ -108,7 +108,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let qseal_cert = X509::from_pem(&qseal_pem).context("sandbox: invalid QSEAL certificate")?;
     let qseal = VerifyingKey::from_certificate(&qseal_cert)
         .context("sandbox: unusable QSEAL public key")?;
-    let clock = SandboxClock::new();
+    let clock = options.clock.clone();
     let faults = FaultSwitch::default();
     let listener = TcpListener::bind(options.listen)
         .with_context(|| format!("sandbox: cannot listen on {}", options.listen))?;
@@ -128,6 +128,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let api_state = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(dated))
             .app_data(api_state.as_ref().clone())
             .configure(routes)
     })
@@ -140,6 +141,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     .run();
     let web_server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(dated))
             .app_data(shared.as_ref().clone())
             .configure(page_routes)
     })
@@ -162,6 +164,26 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     })
 }
 
+/// Every answer's `Date` header is the sandbox clock's, as a bank's is its own clock's: a test
+/// that moves the clock sees the bank's day move (and a client can measure the skew).
+async fn dated(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let now = req
+        .app_data::<web::Data<SandboxState>>()
+        .map(|state| state.clock.now());
+    let mut response = next.call(req).await?;
+    let date = now.map(|now| now.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    if let Some(value) = date.and_then(|d| actix_web::http::header::HeaderValue::from_str(&d).ok())
+    {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::DATE, value);
+    }
+    Ok(response)
+}
+
 async fn method_not_allowed() -> Result<HttpResponse, StetError> {
     Err(StetError::MethodNotAllowed)
 }
@@ -180,7 +202,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .unwrap_or_default();
             let latency = faults.plan().latency;
             let psu_present = req.headers().contains_key("psu-ip-address");
-            let scripted = faults.scripted(req.method().as_str(), req.path(), psu_present);
+            let scripted = faults.scripted(SeenCall {
+                method: req.method().as_str().to_owned(),
+                path: req.path().to_owned(),
+                query: req.query_string().to_owned(),
+                psu_present,
+                request_id: request_id
+                    .as_ref()
+                    .and_then(|id| id.to_str().ok())
+                    .map(str::to_owned),
+                scripted: None,
+            });
             let call = match scripted {
                 Some((status, retry_after)) => {
                     Err((req, scripted_response(status, retry_after.as_deref())))

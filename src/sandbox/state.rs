@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::clock::SandboxClock;
 use super::consents::Consent;
 use super::faults::FaultSwitch;
 use super::history::Generated;
@@ -15,6 +14,7 @@ use super::oauth::{AuthCode, Grant, LoginSession};
 use super::payments::{self, Payment};
 use super::personas::AccountSpec;
 use super::quota::QuotaLedger;
+use crate::clock::Clock;
 use crate::httpsig::VerifyingKey;
 
 /// The sandbox's shared state.
@@ -25,7 +25,7 @@ pub struct SandboxState {
     /// The registered TPP's QSEAL public key.
     pub qseal: VerifyingKey,
     /// The test-controllable clock.
-    pub clock: SandboxClock,
+    pub clock: Clock,
     /// Fault injection.
     pub faults: FaultSwitch,
     /// When the sandbox started: generated histories are laid out around it.
@@ -61,7 +61,7 @@ impl SandboxState {
     pub fn new(
         client_id: String,
         qseal: VerifyingKey,
-        clock: SandboxClock,
+        clock: Clock,
         faults: FaultSwitch,
         access_token_ttl: Duration,
         web_host: String,

@@ -21,6 +21,8 @@ use super::{api_base, hal, link};
 
 /// How many days back `dateFrom` may go (retail and small pros).
 pub const HISTORY_DAYS: i64 = 62;
+/// How many days back `dateFrom` may go for large professional and corporate customers.
+pub const CORPORATE_HISTORY_DAYS: i64 = 180;
 /// At most this many operations per answer.
 pub const MAX_OPERATIONS: usize = 500;
 
@@ -87,13 +89,16 @@ pub async fn list(
         .map_err(|_| StetError::bad_request("malformed query string"))?;
     let now = state.now();
     let today = now.with_timezone(&Paris).date_naive();
+    let depth = if account.corporate {
+        CORPORATE_HISTORY_DAYS
+    } else {
+        HISTORY_DAYS
+    };
     let floor = Paris
-        .from_local_datetime(
-            &(today - Duration::days(HISTORY_DAYS)).and_time(chrono::NaiveTime::MIN),
-        )
+        .from_local_datetime(&(today - Duration::days(depth)).and_time(chrono::NaiveTime::MIN))
         .earliest()
         .map(|at| at.with_timezone(&Utc))
-        .unwrap_or(now - Duration::days(HISTORY_DAYS));
+        .unwrap_or(now - Duration::days(depth));
     let date = |name: &str| -> Result<Option<DateTime<Utc>>, StetError> {
         query
             .get(name)
@@ -107,7 +112,7 @@ pub async fn list(
     let to = date("dateTo")?;
     if from.is_some_and(|f| f < floor) {
         return Err(StetError::bad_request(format!(
-            "dateFrom is more than {HISTORY_DAYS} days back"
+            "dateFrom is more than {depth} days back"
         )));
     }
     let from = from.unwrap_or(floor);

@@ -36,6 +36,9 @@ pub fn upsert(conn: &mut DbConnection, row: &AccountRow) -> QueryResult<AccountR
                         accounts::product.eq(&row.product),
                         accounts::status.eq(&row.status),
                         accounts::updated_at.eq(row.updated_at),
+                        accounts::identification_scheme.eq(&row.identification_scheme),
+                        accounts::identification.eq(&row.identification),
+                        accounts::linked_resource_id.eq(&row.linked_resource_id),
                     ))
                     .execute(conn)?;
                 Ok(AccountRow {

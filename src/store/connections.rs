@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::models::ConnectionRow;
 use super::schema::{connections, users};
 use super::{now, DbConnection};
+use crate::model::ConnectionStatus;
 
 /// Stores a new connection.
 pub fn insert(conn: &mut DbConnection, row: &ConnectionRow) -> QueryResult<()> {
@@ -62,6 +63,8 @@ pub enum ConnectionUpdate {
         scopes: String,
         /// SHA-256 of the journey cookie of the browser that passed the SCA.
         browser_hash: Option<String>,
+        /// How the PSU authenticated (RFC 8176 `amr`, space-separated).
+        amr: String,
     },
     /// The consent is in force and data can be read.
     Activated,
@@ -91,6 +94,7 @@ struct ConnectionChangeset {
     last_synced_at: Option<Option<NaiveDateTime>>,
     error_code: Option<Option<String>>,
     sca_browser_hash: Option<Option<String>>,
+    sca_amr: Option<Option<String>>,
     updated_at: NaiveDateTime,
 }
 
@@ -104,6 +108,7 @@ impl From<ConnectionUpdate> for ConnectionChangeset {
             last_synced_at: None,
             error_code: None,
             sca_browser_hash: None,
+            sca_amr: None,
             updated_at: now(),
         };
         match update {
@@ -112,21 +117,27 @@ impl From<ConnectionUpdate> for ConnectionChangeset {
                 consent_expires_at,
                 scopes,
                 browser_hash,
+                amr,
             } => {
                 set.sca_at = Some(Some(sca_at));
+                set.sca_amr = Some(Some(amr));
                 set.sca_browser_hash = Some(browser_hash);
                 set.consent_expires_at = Some(Some(consent_expires_at));
                 set.scopes = Some(scopes);
                 set.error_code = Some(None);
             }
             ConnectionUpdate::Activated => {
-                set.status = Some("active".into());
+                set.status = Some(ConnectionStatus::Active.as_str().into());
                 set.error_code = Some(None);
             }
-            ConnectionUpdate::ReauthRequired => set.status = Some("reauth_required".into()),
-            ConnectionUpdate::Revoked => set.status = Some("revoked".into()),
+            ConnectionUpdate::ReauthRequired => {
+                set.status = Some(ConnectionStatus::ReauthRequired.as_str().into())
+            }
+            ConnectionUpdate::Revoked => {
+                set.status = Some(ConnectionStatus::Revoked.as_str().into())
+            }
             ConnectionUpdate::Failed { code } => {
-                set.status = Some("error".into());
+                set.status = Some(ConnectionStatus::Error.as_str().into());
                 set.error_code = Some(Some(code));
             }
             ConnectionUpdate::Synced { at } => set.last_synced_at = Some(Some(at)),
@@ -189,10 +200,10 @@ pub fn release_lease(conn: &mut DbConnection, id: &str, owner: &str) -> QueryRes
 /// has one writer), so the caller audits each expiry once.
 pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<ConnectionRow>> {
     let due = connections::status
-        .eq("active")
+        .eq(ConnectionStatus::Active.as_str())
         .and(connections::consent_expires_at.le(at));
     let set = (
-        connections::status.eq("reauth_required"),
+        connections::status.eq(ConnectionStatus::ReauthRequired.as_str()),
         connections::updated_at.eq(now()),
     );
     // RETURNING exists on both backends, but the multi-backend query builder does not offer it.
@@ -224,11 +235,11 @@ pub fn fail_interrupted_journeys(
         .filter(sca_challenges::consumed_at.is_null())
         .filter(sca_challenges::expires_at.gt(at));
     let due = connections::status
-        .eq("pending")
+        .eq(ConnectionStatus::Pending.as_str())
         .and(connections::sca_at.le(stale_before))
         .and(diesel::dsl::not(diesel::dsl::exists(live)));
     let set = (
-        connections::status.eq("error"),
+        connections::status.eq(ConnectionStatus::Error.as_str()),
         connections::error_code.eq(Some("journey_interrupted")),
         connections::updated_at.eq(now()),
     );

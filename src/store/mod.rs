@@ -140,9 +140,17 @@ impl DatabaseUrl {
                 .map_err(|e| fail(&e))?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            Self::Postgres(url) => Ok(DbConnection::Pg(
-                PgConnection::establish(url).map_err(|e| fail(&e))?,
-            )),
+            Self::Postgres(url) => {
+                // libpq uses OpenSSL; the first caller of OpenSSL decides whether it cleans up
+                // at exit. Left to libpq, it does (an `atexit` handler), and a pool thread still
+                // connecting while the process exits then crashes in freed OpenSSL state
+                // (diesel-rs/diesel#3441; seen as a SIGSEGV after a passing test). Initialising
+                // it through the `openssl` crate first turns that clean-up off.
+                openssl::init();
+                Ok(DbConnection::Pg(
+                    PgConnection::establish(url).map_err(|e| fail(&e))?,
+                ))
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::model::ConnectionStatus;
 
 /// A budgeting app (tenant).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
@@ -61,6 +62,17 @@ pub struct ConnectionRow {
     pub updated_at: NaiveDateTime,
     /// SHA-256 of the journey cookie of the browser that passed the last SCA.
     pub sca_browser_hash: Option<String>,
+    /// The last SCA's methods (RFC 8176 `amr`), space-separated.
+    pub sca_amr: Option<String>,
+    /// The provider's session state after the last SCA (JSON), for providers that keep one.
+    pub sca_session: Option<String>,
+}
+
+impl ConnectionRow {
+    /// Whether the connection stands at `status`.
+    pub fn is(&self, status: ConnectionStatus) -> bool {
+        self.status == status.as_str()
+    }
 }
 
 /// A sealed token of one kind (`access` or `refresh`) for a connection.
@@ -111,6 +123,12 @@ pub struct AccountRow {
     pub status: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `iban`, or the bank's scheme for another identification (STET: `CPAN`).
+    pub identification_scheme: Option<String>,
+    /// The IBAN or the other identification (a masked card number).
+    pub identification: Option<String>,
+    /// A card account's `linkedAccount`: the bank's `resourceId` of the account it debits.
+    pub linked_resource_id: Option<String>,
 }
 
 /// A balance snapshot for one bank calendar day.
@@ -244,7 +262,8 @@ pub struct PaymentRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// A redirect to a bank in flight, found again by the hash of its OAuth `state`.
+/// A journey secret found again by its hash (a connect link, an OAuth `state`, a consent form);
+/// one with a `kind` is also an SCA challenge the API shows (see [`crate::model::ScaStatus`]).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = sca_challenges)]
 pub struct ScaChallengeRow {
@@ -261,6 +280,56 @@ pub struct ScaChallengeRow {
     pub browser_hash: Option<String>,
     /// How a consent form was reached: `sca` (a fresh SCA) or `same_browser`.
     pub proof: Option<String>,
+    /// `redirect`, `otp`, `decoupled` or `signed_proof` for an SCA challenge; `None` for the
+    /// journey's internal secrets.
+    pub kind: Option<String>,
+    /// The challenge's [`crate::model::ScaStatus`].
+    pub status: String,
+    /// What it authenticates for ([`crate::model::ScaAction`]).
+    pub action: Option<String>,
+    /// The kind's public details, JSON.
+    pub details: Option<String>,
+    /// Wrong submissions still allowed.
+    pub attempts_left: Option<i32>,
+    /// When it succeeded, failed, expired or locked.
+    pub resolved_at: Option<NaiveDateTime>,
+    /// The methods of a passed challenge (RFC 8176), space-separated.
+    pub amr: Option<String>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+impl ScaChallengeRow {
+    /// A journey secret of `purpose` for a connection, not (yet) an SCA challenge the API shows.
+    pub fn secret(
+        purpose: &str,
+        connection_id: &str,
+        state_hash: String,
+        created_at: NaiveDateTime,
+        expires_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: crate::store::new_id(),
+            purpose: purpose.to_owned(),
+            connection_id: Some(connection_id.to_owned()),
+            payment_id: None,
+            state_hash,
+            pkce_verifier_sealed: None,
+            expires_at,
+            consumed_at: None,
+            created_at,
+            browser_hash: None,
+            proof: None,
+            kind: None,
+            status: crate::model::ScaStatus::Created.as_str().to_owned(),
+            action: None,
+            details: None,
+            attempts_left: None,
+            resolved_at: None,
+            amr: None,
+            failure: None,
+        }
+    }
 }
 
 /// Where an API client wants its events delivered.

@@ -1,5 +1,6 @@
 //! The journey's single-use secrets (connect links, OAuth states, consent forms), found by their
-//! SHA-256; each consumed at most once.
+//! SHA-256; each consumed at most once. Those with a kind are SCA challenges too, whose status
+//! moves along [`crate::model::transition`].
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,6 +8,7 @@ use diesel::prelude::*;
 use super::models::ScaChallengeRow;
 use super::schema::sca_challenges;
 use super::DbConnection;
+use crate::model::{ScaKindName, ScaStatus};
 
 /// Stores a new challenge.
 pub fn insert(conn: &mut DbConnection, row: &ScaChallengeRow) -> QueryResult<()> {
@@ -91,5 +93,93 @@ pub fn consume_all_for_connection(
             .filter(sca_challenges::consumed_at.is_null()),
     )
     .set(sca_challenges::consumed_at.eq(Some(at)))
+    .execute(conn)
+}
+
+/// Moves the connection's `redirect` challenges (its connect links) that stand in one of `from`
+/// to `to`, recording when, the methods of a success and the reason of a failure. The journey
+/// calls it as the user goes: sent to the bank, back with a code, consent recorded, or failed.
+pub fn advance_redirects(
+    conn: &mut DbConnection,
+    connection_id: &str,
+    from: &[ScaStatus],
+    to: ScaStatus,
+    at: NaiveDateTime,
+    detail: ResolutionDetail<'_>,
+) -> QueryResult<usize> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let target = sca_challenges::table
+        .filter(sca_challenges::connection_id.eq(connection_id))
+        .filter(sca_challenges::kind.eq(ScaKindName::Redirect.as_str()))
+        .filter(sca_challenges::status.eq_any(from));
+    match detail {
+        ResolutionDetail::None => diesel::update(target)
+            .set(sca_challenges::status.eq(to.as_str()))
+            .execute(conn),
+        ResolutionDetail::Amr(amr) => diesel::update(target)
+            .set((
+                sca_challenges::status.eq(to.as_str()),
+                sca_challenges::resolved_at.eq(Some(at)),
+                sca_challenges::amr.eq(Some(amr)),
+            ))
+            .execute(conn),
+        ResolutionDetail::Failure(code) => diesel::update(target)
+            .set((
+                sca_challenges::status.eq(to.as_str()),
+                sca_challenges::resolved_at.eq(Some(at)),
+                sca_challenges::failure.eq(Some(code)),
+            ))
+            .execute(conn),
+    }
+}
+
+/// What [`advance_redirects`] records besides the status.
+#[derive(Debug, Clone, Copy)]
+pub enum ResolutionDetail<'a> {
+    /// Nothing more.
+    None,
+    /// A success's methods (RFC 8176 `amr`, space-separated).
+    Amr(&'a str),
+    /// A failure's code.
+    Failure(&'a str),
+}
+
+/// The challenge `id` (one with a kind: an SCA challenge, not an internal journey secret)
+/// when its connection belongs to `api_client_id`.
+pub fn find_for_client(
+    conn: &mut DbConnection,
+    api_client_id: &str,
+    id: &str,
+) -> QueryResult<Option<ScaChallengeRow>> {
+    use super::schema::{connections, users};
+    sca_challenges::table
+        .inner_join(
+            connections::table.on(sca_challenges::connection_id.eq(connections::id.nullable())),
+        )
+        .inner_join(users::table.on(connections::user_id.eq(users::id)))
+        .filter(sca_challenges::id.eq(id))
+        .filter(sca_challenges::kind.is_not_null())
+        .filter(users::api_client_id.eq(api_client_id))
+        .select(ScaChallengeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records that a live challenge's time ran out (it is shown as `expired` from then on).
+pub fn mark_expired(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+    let live = [
+        ScaStatus::Created.as_str(),
+        ScaStatus::AwaitingUser.as_str(),
+    ];
+    diesel::update(
+        sca_challenges::table
+            .filter(sca_challenges::id.eq(id))
+            .filter(sca_challenges::status.eq_any(live))
+            .filter(sca_challenges::expires_at.le(at)),
+    )
+    .set((
+        sca_challenges::status.eq(ScaStatus::Expired.as_str()),
+        sca_challenges::resolved_at.eq(Some(at)),
+    ))
     .execute(conn)
 }

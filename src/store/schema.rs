@@ -49,6 +49,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sca_browser_hash -> Nullable<Text>,
+        sca_amr -> Nullable<Text>,
+        sca_session -> Nullable<Text>,
     }
 }
 
@@ -95,6 +97,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         feed_version -> BigInt,
+        identification_scheme -> Nullable<Text>,
+        identification -> Nullable<Text>,
+        linked_resource_id -> Nullable<Text>,
     }
 }
 
@@ -212,6 +217,14 @@ diesel::table! {
         created_at -> Timestamp,
         browser_hash -> Nullable<Text>,
         proof -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        status -> Text,
+        action -> Nullable<Text>,
+        details -> Nullable<Text>,
+        attempts_left -> Nullable<Integer>,
+        resolved_at -> Nullable<Timestamp>,
+        amr -> Nullable<Text>,
+        failure -> Nullable<Text>,
     }
 }
 

@@ -8,6 +8,7 @@
 //! failure is a call like any other: it spends its unit first too ([`LedgerGate`]), and is not
 //! sent when the ledger refuses.
 
+pub mod freshness;
 pub mod rows;
 
 use std::cell::RefCell;
@@ -19,11 +20,14 @@ use futures_util::FutureExt;
 
 use crate::bank::{
     BankError, Connector, DateRange, PsuContext, RawExchange, RetryGate, TokenSource,
+    UnattendedMethod,
 };
-use crate::connect::banks::BankConnector;
-use crate::model::BankResourceId;
+use crate::clock::{self, Clock};
+use crate::connect::link::{IssuedLink, LinkError};
+use crate::model::{BankResourceId, ScaAction, ScaStatus};
 use crate::store::models::{BankResponseRow, ConnectionRow, ConsentRow, SyncRunRow};
 use crate::store::quota::QuotaKey;
+use crate::store::sca_challenges::{self, ResolutionDetail};
 use crate::store::{
     self, accounts, balances, connections, quota, sync_runs, transactions, vault, Pool, StoreError,
 };
@@ -37,6 +41,18 @@ pub enum SyncError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The provider's policy forbids `action` without a fresh SCA: nothing was sent, and
+    /// `challenge` (a connect link) is what the user must resolve first.
+    #[error("sca_required: {action} needs a fresh SCA")]
+    ScaRequired {
+        /// The refused read.
+        action: ScaAction,
+        /// The challenge issued for it (boxed: the error stays small on the happy path).
+        challenge: Box<IssuedLink>,
+    },
+    /// The challenge could not be issued.
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 impl From<diesel::result::Error> for SyncError {
@@ -62,8 +78,12 @@ pub struct SyncOutcome {
 pub struct SyncRequest<'a> {
     /// The database.
     pub pool: &'a Pool,
-    /// The bank's clients.
-    pub connector: &'a BankConnector,
+    /// Passerelle's public URL (a challenge's connect link is under it).
+    pub public_url: &'a url::Url,
+    /// The clock: SCA freshness, the provider's calendar day and stored instants read it.
+    pub clock: &'a Clock,
+    /// The provider's connector.
+    pub connector: &'a dyn Connector,
     /// The connection's tokens.
     pub token: &'a dyn TokenSource,
     /// The connection.
@@ -115,12 +135,12 @@ fn vault_rows(bank: &str, connection: &str, exchanges: &[RawExchange]) -> Vec<Ba
 struct LedgerGate<'s, 'r> {
     sync: &'s SyncRequest<'r>,
     iban: &'s str,
-    method: &'static str,
+    method: UnattendedMethod,
     failure: RefCell<Option<SyncError>>,
 }
 
 impl<'s, 'r> LedgerGate<'s, 'r> {
-    fn new(sync: &'s SyncRequest<'r>, iban: &'s str, method: &'static str) -> Self {
+    fn new(sync: &'s SyncRequest<'r>, iban: &'s str, method: UnattendedMethod) -> Self {
         Self {
             sync,
             iban,
@@ -154,58 +174,80 @@ impl RetryGate for LedgerGate<'_, '_> {
 }
 
 impl SyncRequest<'_> {
-    /// Spends one unit of quota for an unattended call; with the PSU present there is nothing
-    /// to spend. Returns whether the call may be sent.
-    async fn may_call(&self, iban: &str, method: &str) -> Result<bool, SyncError> {
-        if self.psu.is_some() {
-            return Ok(true);
-        }
-        let bank = &self.connector.bank;
+    /// Spends one unit of the provider's unattended allowance for a call (see
+    /// [`Connector::unattended_policy`]); with the PSU present, or for a call the provider does
+    /// not count, there is nothing to spend. Returns whether the call may be sent.
+    async fn may_call(&self, iban: &str, method: UnattendedMethod) -> Result<bool, SyncError> {
+        let policy = self.connector.unattended_policy();
+        let limit = match policy.calls_per_day {
+            Some(limit) if self.psu.is_none() && policy.counts(method) => i64::from(limit),
+            _ => return Ok(true),
+        };
         let key = QuotaKey {
-            bank_id: bank.id.as_str().to_owned(),
+            bank_id: self.connector.bank().id.as_str().to_owned(),
             client_id: self.client_id.to_owned(),
             psu_id: self.connection.id.clone(),
             iban: iban.to_owned(),
-            method: method.to_owned(),
+            method: method.as_str().to_owned(),
         };
-        let day = bank.calendar_day(Utc::now());
-        let limit = i64::from(bank.limits.batch_calls_per_day);
+        let day = policy.day(self.clock.now());
         Ok(store::run(self.pool, move |conn| {
             Ok(quota::try_spend(conn, &key, day, limit)?)
         })
         .await?)
     }
 
-    /// Runs the sync.
+    /// Runs the sync. First the provider's SCA freshness policy: a read it forbids is not
+    /// sent, and the sync answers [`SyncError::ScaRequired`] with the challenge to resolve.
     pub async fn run(&self) -> Result<SyncOutcome, SyncError> {
-        let bank = &self.connector.bank;
-        let stet = &self.connector.stet;
-        let started = store::now();
+        let actions = freshness::actions(self.consent);
+        if let Some(action) =
+            freshness::refused(self.connector, self.connection, &actions, self.clock.now())
+        {
+            let challenge = freshness::require_sca(
+                self.pool,
+                self.public_url,
+                self.connection,
+                action,
+                self.clock.stored_now(),
+            )
+            .await?;
+            return Err(SyncError::ScaRequired {
+                action,
+                challenge: Box::new(challenge),
+            });
+        }
+        let bank = self.connector.bank();
+        let reader = self.connector.accounts();
+        let started = self.clock.stored_now();
         let run_id = store::new_id();
         let mut exchanges: Vec<RawExchange> = Vec::new();
         let mut outcome = SyncOutcome::default();
 
         // The list of accounts spends no ledger unit (its key has no IBAN), so unattended it is
         // not retried: `accounts` retries only with the PSU present.
-        let listed = stet.accounts(self.token, self.psu).await?;
+        let listed = reader.accounts(self.token, self.psu).await?;
         exchanges.extend(listed.exchanges);
         let share_balances = ibans(&self.consent.balances_ibans);
         let share_transactions = ibans(&self.consent.transactions_ibans);
-        let now_utc = Utc::now();
+        let now_utc = self.clock.now();
         let today = bank.calendar_day(now_utc);
-        // The bank's depth limit counts calendar days back from today, its time zone's midnight.
-        let depth = i64::from(bank.limits.history_days_retail.saturating_sub(1));
-        let from = bank
-            .time_zone
-            .from_local_datetime(
-                &(today - Duration::days(depth))
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default(),
-            )
-            .earliest()
-            .map(|t| t.with_timezone(&Utc));
+        // The provider's depth limit counts calendar days back from today, from its time
+        // zone's midnight: BPCE's 62 days accept `dateFrom` = today − 62 at 00:00 Paris
+        // (`tests/history_depth.rs`).
+        let from = |days: u32| {
+            bank.time_zone
+                .from_local_datetime(
+                    &(today - Duration::days(i64::from(days)))
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap_or_default(),
+                )
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let retail_days = self.connector.history_days();
 
-        let now = store::now();
+        let now = clock::stored(now_utc);
         let mut account_rows = Vec::new();
         let mut balance_rows = Vec::new();
         let mut fetched_transactions = Vec::new();
@@ -225,9 +267,9 @@ impl SyncRequest<'_> {
             let key = row.account_key.clone();
             account_rows.push(row);
             if shared_b {
-                if self.may_call(&key, "balances").await? {
-                    let gate = LedgerGate::new(self, &key, "balances");
-                    let got = stet
+                if self.may_call(&key, UnattendedMethod::Balances).await? {
+                    let gate = LedgerGate::new(self, &key, UnattendedMethod::Balances);
+                    let got = reader
                         .balances_gated(self.token, self.psu, &resource, &gate)
                         .await;
                     let got = gate.checked(got)?;
@@ -238,18 +280,39 @@ impl SyncRequest<'_> {
                 }
             }
             if shared_t {
-                if self.may_call(&key, "transactions").await? {
-                    let range = DateRange { from, to: None };
-                    let gate = LedgerGate::new(self, &key, "transactions");
-                    let account = BankResourceId(resource.0.clone());
-                    let got = stet
-                        .transactions_gated(self.token, self.psu, &account, range, &gate)
+                let deep = self.connector.history_days_for(account);
+                let mut depths = vec![deep];
+                if deep > retail_days {
+                    depths.push(retail_days);
+                }
+                let account_id = BankResourceId(resource.0.clone());
+                for (attempt, days) in depths.iter().enumerate() {
+                    if !self.may_call(&key, UnattendedMethod::Transactions).await? {
+                        outcome.skipped_for_quota += 1;
+                        break;
+                    }
+                    let range = DateRange {
+                        from: from(*days),
+                        to: None,
+                    };
+                    let gate = LedgerGate::new(self, &key, UnattendedMethod::Transactions);
+                    let got = reader
+                        .transactions_gated(self.token, self.psu, &account_id, range, &gate)
                         .await;
+                    // A deeper window than every customer gets, refused as sent: this
+                    // customer gets the common depth (BPCE: a small professional).
+                    let refused_depth = attempt + 1 < depths.len()
+                        && matches!(
+                            &got,
+                            Err(e) if matches!(e.kind, crate::bank::BankErrorKind::Rejected { status: 400, .. })
+                        );
+                    if refused_depth {
+                        continue;
+                    }
                     let got = gate.checked(got)?;
                     exchanges.extend(got.exchanges);
-                    fetched_transactions.push((key, got.value));
-                } else {
-                    outcome.skipped_for_quota += 1;
+                    fetched_transactions.push((key.clone(), got.value));
+                    break;
                 }
             }
         }
@@ -260,6 +323,7 @@ impl SyncRequest<'_> {
         let trigger = self.trigger.to_owned();
         let activate = self.activate;
         let vault = vault_rows(&bank_id, &connection_id, &exchanges);
+        let finished = self.clock.stored_now();
         let result = store::run_with(self.pool, move |conn| {
             crate::store::write_transaction(conn, |conn| {
                 let mut stored = std::collections::HashMap::new();
@@ -299,7 +363,7 @@ impl SyncRequest<'_> {
                         trigger_kind: trigger.clone(),
                         status: "succeeded".into(),
                         started_at: started,
-                        finished_at: Some(store::now()),
+                        finished_at: Some(finished),
                         error: None,
                         transactions_added: added,
                         transactions_updated: updated,
@@ -308,13 +372,22 @@ impl SyncRequest<'_> {
                 connections::update(
                     conn,
                     &connection_id,
-                    connections::ConnectionUpdate::Synced { at: store::now() },
+                    connections::ConnectionUpdate::Synced { at: finished },
                 )?;
                 if activate {
                     connections::update(
                         conn,
                         &connection_id,
                         connections::ConnectionUpdate::Activated,
+                    )?;
+                    // The grant's SCA challenge has served its purpose.
+                    sca_challenges::advance_redirects(
+                        conn,
+                        &connection_id,
+                        &[ScaStatus::Succeeded],
+                        ScaStatus::Consumed,
+                        finished,
+                        ResolutionDetail::None,
                     )?;
                 }
                 Ok::<_, SyncError>((added, updated))

@@ -20,6 +20,11 @@ pub fn account_key(account: &Account) -> Option<String> {
         .or_else(|| account.resource_id.as_ref().map(|r| r.0.clone()))
 }
 
+/// The stored scheme of an IBAN identification.
+pub const IBAN_SCHEME: &str = "iban";
+/// The scheme stored for another identification the bank did not name.
+const OTHER_SCHEME: &str = "other";
+
 /// A stored account for `account` under `connection_id` (a new id; the upsert keeps an existing
 /// row's id).
 pub fn account_row(
@@ -46,6 +51,22 @@ pub fn account_row(
         status: "active".into(),
         created_at: now,
         updated_at: now,
+        identification_scheme: match (&account.iban, &account.other_identification) {
+            (Some(_), _) => Some(IBAN_SCHEME.to_owned()),
+            (None, Some(_)) => Some(
+                account
+                    .other_scheme
+                    .clone()
+                    .unwrap_or_else(|| OTHER_SCHEME.to_owned()),
+            ),
+            (None, None) => None,
+        },
+        identification: account
+            .iban
+            .as_ref()
+            .map(|i| i.as_str().to_owned())
+            .or_else(|| account.other_identification.clone()),
+        linked_resource_id: account.linked_account.as_ref().map(|r| r.0.clone()),
     })
 }
 

@@ -87,6 +87,9 @@ pub async fn seed_account(app: &TestApp, connection_id: &str) -> String {
             status: "active".into(),
             created_at: t,
             updated_at: t,
+            identification_scheme: Some("iban".into()),
+            identification: Some("FR7612579000920400430518020".into()),
+            linked_resource_id: None,
         };
         accounts::upsert(conn, &account)?;
         balances::upsert(

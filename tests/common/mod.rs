@@ -7,12 +7,14 @@ pub mod browser;
 pub mod http_browser;
 pub mod openapi;
 pub mod sandbox;
+pub mod sync;
 
 use std::path::PathBuf;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use passerelle::app::{AppState, Application};
+use passerelle::app::Application;
 use passerelle::config::{CertPaths, Config, LogFormat, DEV_CLIENT_ID};
+use passerelle::state::AppState;
 use passerelle::store::{self, DatabaseUrl, DbConnection, Pool};
 
 /// The redirect URL prefix test API clients register.
@@ -51,6 +53,8 @@ impl TestDb {
             return None;
         };
         let name = format!("passerelle_t_{}", uuid::Uuid::new_v4().simple());
+        // Before libpq touches OpenSSL: see `DatabaseUrl::establish`.
+        openssl::init();
         let mut admin = PgConnection::establish(&admin_url).expect("connect to test PostgreSQL");
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
@@ -122,6 +126,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         revoked_data: passerelle::config::RevokedData::Keep,
         feed_cache_bytes: 8 * 1024 * 1024,
         database_pool_size: passerelle::store::default_pool_size(&db.url),
+        test_clock_file: None,
     }
 }
 
@@ -172,7 +177,12 @@ impl TestApp {
             config.sandbox_web_listen = Some("127.0.0.1:0".parse().unwrap());
         }
         adjust(&mut config);
-        let app = Application::build(config)
+        // One manual clock for Passerelle and its sandbox, so a test moves both together.
+        let clock = match config.test_clock_file {
+            Some(_) => config.clock(),
+            None => passerelle::clock::Clock::manual(),
+        };
+        let app = Application::build_with_clock(config, clock)
             .await
             .expect("build the application");
         let address = format!("http://127.0.0.1:{}", app.port());

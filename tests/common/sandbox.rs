@@ -183,6 +183,7 @@ impl Sandbox {
             tpp_client_id: CLIENT_ID.to_owned(),
             tpp_qseal_cert: certs.qseal_cert.clone(),
             access_token_ttl,
+            clock: passerelle::clock::Clock::manual(),
         };
         let handle = sandbox::start(options).await.unwrap();
         let client = tls_client(&certs.ca_cert, Some((&certs.qwac_cert, &certs.qwac_key)));
@@ -561,16 +562,38 @@ pub fn tpp_at(sbx: &Sandbox, api: &str) -> Tpp {
     let material = TlsMaterial::load(qwac, &[&sbx.certs.ca_cert]).unwrap();
     let http = BankHttpClient::new(&material, ClientOptions::default()).unwrap();
     let qseal = Identity::from_pem_files(&sbx.certs.qseal_cert, &sbx.certs.qseal_key).unwrap();
-    let id = passerelle::httpsig::key_id(&(&bank.signature.key_id).into(), CLIENT_ID, &qseal.cert)
+    let stet = bank.stet().unwrap();
+    let id = passerelle::httpsig::key_id(&(&stet.signature.key_id).into(), CLIENT_ID, &qseal.cert)
         .unwrap();
     let signer = std::sync::Arc::new(Signer::new(&qseal.key, id).unwrap());
     Tpp {
         stet: passerelle::bank::stet::StetClient::new(
             bank,
+            stet,
             Environment::Sandbox,
             http.clone(),
             signer,
         ),
-        oauth: passerelle::oauth::OAuthClient::new(bank, Environment::Sandbox, CLIENT_ID, http),
+        oauth: passerelle::oauth::OAuthClient::new(
+            bank.endpoints(Environment::Sandbox).oauth.as_ref().unwrap(),
+            stet.pkce,
+            CLIENT_ID,
+            http,
+        ),
     }
+}
+
+/// The `sandbox-bcp` profile pointing at `sbx`.
+pub fn sandbox_bank(sbx: &Sandbox) -> passerelle::registry::Bank {
+    let api = sbx.handle.addr.to_string();
+    let web = sbx.handle.web_addr.to_string();
+    let registry = passerelle::registry::Registry::load(
+        &[],
+        Some(passerelle::registry::SandboxHosts {
+            api: &api,
+            web: &web,
+        }),
+    )
+    .unwrap();
+    registry.get("sandbox-bcp").unwrap().clone()
 }

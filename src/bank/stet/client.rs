@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use awc::http::Method;
 use bytes::Bytes;
-use chrono::Utc;
 use chrono_tz::Tz;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,8 +20,9 @@ use crate::bank::retry::{self, NoRetries, Retries, RetryGate, RetryPolicy};
 use crate::bank::{
     BankError, BankErrorDetails, BankErrorKind, PsuContext, RawExchange, TokenSource,
 };
+use crate::clock::Clock;
 use crate::httpsig::Signer;
-use crate::registry::{Bank, BankId, Endpoints, Environment, SignatureProfile};
+use crate::registry::{Bank, BankId, Endpoints, Environment, SignatureProfile, StetProfile};
 use crate::tls::client::{BankHttpClient, RawResponse, TransportError};
 
 /// The answer to `POST /payment-requests`: the body and the `location` of the new resource.
@@ -44,6 +44,7 @@ pub struct StetClient {
     http: BankHttpClient,
     signer: Arc<Signer>,
     retry: RetryPolicy,
+    clock: Clock,
 }
 
 /// One call: method, endpoint template (for errors and the vault), path and body.
@@ -111,9 +112,10 @@ struct Failed {
 
 impl StetClient {
     /// A client for `bank`'s `environment`, sending through `http` and signing with `signer`
-    /// (built from the QSEAL key and the profile's keyId format).
+    /// (built from the QSEAL key and the keyId format of `stet`, the bank's STET section).
     pub fn new(
         bank: &Bank,
+        stet: &StetProfile,
         environment: Environment,
         http: BankHttpClient,
         signer: Arc<Signer>,
@@ -122,11 +124,19 @@ impl StetClient {
             bank: bank.id.clone(),
             time_zone: bank.time_zone,
             api: bank.endpoints(environment).clone(),
-            profile: bank.signature.clone(),
+            profile: stet.signature.clone(),
             http,
             signer,
             retry: RetryPolicy::default(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The same client reading `clock`: the signed `Date` header and `Retry-After` dates follow
+    /// it, so a moved test clock and a moved sandbox agree.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The bank's id.
@@ -173,7 +183,7 @@ impl StetClient {
                 token,
                 psu: call.psu,
                 request_id: &request_id,
-                date: Utc::now(),
+                date: self.clock.now(),
             },
             &self.profile,
             &self.signer,
@@ -198,7 +208,7 @@ impl StetClient {
             request_id: request_id.clone(),
             status: raw.status.as_u16(),
             body: raw.body.clone(),
-            received_at: Utc::now(),
+            received_at: self.clock.now(),
         };
         Ok((raw, exchange))
     }
@@ -248,7 +258,7 @@ impl StetClient {
                 }
             }
             if retry::retryable_status(raw.status.as_u16()) {
-                let asked = retry::retry_after(&raw, Utc::now());
+                let asked = retry::retry_after(&raw, self.clock.now());
                 if self.should_retry(&call, &mut retries, asked).await {
                     continue;
                 }

@@ -76,6 +76,9 @@ pub fn account(wire: &AccountResource, bank_tz: Tz, path: &str) -> Result<Accoun
         other_identification: id
             .and_then(|i| i.other.as_ref())
             .map(|o| o.identification.clone()),
+        other_scheme: id
+            .and_then(|i| i.other.as_ref())
+            .map(|o| o.scheme_name.clone()),
         name: wire.name.clone(),
         currency,
         kind,

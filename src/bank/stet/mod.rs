@@ -2,8 +2,12 @@
 //! HTTP client.
 
 pub mod client;
+pub mod connector;
+pub mod fuzz;
 pub mod map;
+pub mod payments;
 pub mod request;
 pub mod wire;
 
 pub use client::{PaymentCreated, StetClient};
+pub use connector::StetConnector;

@@ -33,16 +33,9 @@ fn profile(id: &str) -> String {
         r#"id = "{id}"
 name = "Test Bank"
 brand = "Test"
-bank_code = "99999"
 country = "FR"
 protocol = "stet"
-protocol_version = "1.4.2"
-consent_model = "mixed"
-scopes = ["aisp"]
-balance_types = ["CLBD", "XPCD"]
 time_zone = "Europe/Paris"
-fallback = false
-pkce = true
 
 [endpoints.sandbox]
 api_base = "https://sandbox.test.example/stet/psd2/v1.4.2"
@@ -54,17 +47,34 @@ api_base = "https://live.test.example/stet/psd2/v1.4.2"
 authorize = "https://live.test.example/oauth/authorize"
 token = "https://live.test.example/oauth/token"
 
-[limits]
+[stet]
+bank_code = "99999"
+version = "1.4.2"
+consent_model = "mixed"
+scopes = ["aisp"]
+balance_types = ["CLBD", "XPCD"]
+fallback = false
+pkce = true
+
+[stet.limits]
 history_days_retail = 90
 history_days_corporate = 90
 max_operations_per_call = 100
 batch_calls_per_day = 4
 
-[signature]
+[stet.signature]
 key_id = "client-id"
 headers = ["(request-target)", "x-request-id"]
 digest_on_get = false
 "#
+    )
+}
+
+/// `profile(id)` with `line` added among the common (top-level) keys.
+fn with_top_level(id: &str, line: &str) -> String {
+    profile(id).replace(
+        "time_zone = \"Europe/Paris\"\n",
+        &format!("time_zone = \"Europe/Paris\"\n{line}\n"),
     )
 }
 
@@ -143,7 +153,7 @@ fn every_bpce_brand_is_present_with_its_codetab() {
         let bank = registry
             .get(id)
             .unwrap_or_else(|| panic!("{id} is missing"));
-        assert_eq!(bank.bank_code.as_str(), code, "{id}");
+        assert_eq!(bank.stet().unwrap().bank_code.as_str(), code, "{id}");
     }
     let brand_count = |brand: &str| {
         registry
@@ -160,28 +170,29 @@ fn bpce_profiles_carry_the_portal_facts() {
     let registry = builtin_registry();
     for bank in registry.banks().filter(|b| !b.sandbox) {
         let id = bank.id.as_str();
-        let code = bank.bank_code.as_str();
-        assert_eq!(bank.protocol, Protocol::Stet, "{id}");
-        assert_eq!(bank.protocol_version, ProtocolVersion::V1_4_2, "{id}");
-        assert_eq!(bank.consent_model, ConsentModel::Mixed, "{id}");
+        assert_eq!(bank.protocol(), Protocol::Stet, "{id}");
+        let stet = bank.stet().unwrap();
+        let code = stet.bank_code.as_str();
+        assert_eq!(stet.protocol_version, ProtocolVersion::V1_4_2, "{id}");
+        assert_eq!(stet.consent_model, ConsentModel::Mixed, "{id}");
         assert_eq!(
-            bank.scopes,
+            stet.scopes,
             [Scope::Aisp, Scope::Pisp, Scope::Cbpii],
             "{id}"
         );
-        assert_eq!(bank.balance_types, [BalanceType::Clbd], "{id}");
+        assert_eq!(stet.balance_types, [BalanceType::Clbd], "{id}");
         assert_eq!(bank.time_zone, chrono_tz::Europe::Paris, "{id}");
-        assert!(bank.fallback && !bank.pkce, "{id}");
-        assert_eq!(bank.signature.key_id, KeyIdFormat::ClientId, "{id}");
+        assert!(stet.fallback && !stet.pkce, "{id}");
+        assert_eq!(stet.signature.key_id, KeyIdFormat::ClientId, "{id}");
         assert_eq!(
-            bank.signature.headers,
+            stet.signature.headers,
             ["(request-target)", "date", "digest", "x-request-id"],
             "{id}"
         );
-        assert_eq!(bank.signature.psu_headers, BPCE_PSU_HEADERS, "{id}");
-        assert!(bank.signature.digest_on_get, "{id}");
+        assert_eq!(stet.signature.psu_headers, BPCE_PSU_HEADERS, "{id}");
+        assert!(stet.signature.digest_on_get, "{id}");
         assert_eq!(
-            bank.limits,
+            stet.limits,
             Limits {
                 history_days_retail: 62,
                 history_days_corporate: 180,
@@ -205,13 +216,18 @@ fn bpce_profiles_carry_the_portal_facts() {
             let urls = bank.endpoints(env);
             let base = format!("https://{host}/stet/psd2");
             assert_eq!(urls.api_base.as_str(), format!("{base}/v1.4.2"), "{id}");
-            assert_eq!(urls.authorize.as_str(), format!("{base}/oauth/authorize"));
-            assert_eq!(urls.token.as_str(), format!("{base}/oauth/token"));
-            let revoke = urls.revoke.as_ref().map(|u| u.as_str().to_owned());
+            let oauth = urls.oauth.as_ref().unwrap();
+            assert_eq!(oauth.authorize.as_str(), format!("{base}/oauth/authorize"));
+            assert_eq!(oauth.token.as_str(), format!("{base}/oauth/token"));
+            let revoke = oauth.revoke.as_ref().map(|u| u.as_str().to_owned());
             assert_eq!(revoke, Some(format!("{base}/oauth/revoke")), "{id}");
         }
-        assert!(bank.endpoints.sandbox.app2app_authorize.is_none(), "{id}");
-        let app2app = bank.endpoints.live.app2app_authorize.as_ref().unwrap();
+        let oauth = |urls: &Endpoints| urls.oauth.clone().unwrap();
+        assert!(
+            oauth(&bank.endpoints.sandbox).app2app_authorize.is_none(),
+            "{id}"
+        );
+        let app2app = oauth(&bank.endpoints.live).app2app_authorize.unwrap();
         assert!(
             app2app
                 .host_str()
@@ -222,21 +238,18 @@ fn bpce_profiles_carry_the_portal_facts() {
         assert_eq!(app2app.path(), "/stet/psd2/oauth/authorize", "{id}");
     }
     let bcp = registry.get("banque-bcp").unwrap();
+    let live = bcp.endpoints.live.oauth.as_ref().unwrap();
     assert_eq!(
-        bcp.endpoints
-            .live
-            .app2app_authorize
-            .as_ref()
-            .unwrap()
-            .as_str(),
+        live.app2app_authorize.as_ref().unwrap().as_str(),
         "https://www.12579.live.api.banquebcp.fr/stet/psd2/oauth/authorize"
     );
-    let signed: Vec<_> = bcp.signature.signed_headers(false).collect();
+    let signature = &bcp.stet().unwrap().signature;
+    let signed: Vec<_> = signature.signed_headers(false).collect();
     assert_eq!(
         signed,
         ["(request-target)", "date", "digest", "x-request-id"]
     );
-    assert_eq!(bcp.signature.signed_headers(true).count(), 14);
+    assert_eq!(signature.signed_headers(true).count(), 14);
 }
 
 #[test]
@@ -259,29 +272,31 @@ fn sandbox_placeholder_is_replaced_by_the_listen_address() {
     )
     .unwrap();
     let bank = registry.get("sandbox-bcp").unwrap();
-    assert!(bank.sandbox && bank.pkce);
+    let stet = bank.stet().unwrap();
+    assert!(bank.sandbox && stet.pkce);
     assert_eq!(bank.name, "Banque BCP (sandbox)");
-    assert_eq!(bank.bank_code.as_str(), "12579");
-    assert_eq!(bank.signature.key_id, KeyIdFormat::ClientId);
+    assert_eq!(stet.bank_code.as_str(), "12579");
+    assert_eq!(stet.signature.key_id, KeyIdFormat::ClientId);
     let urls = &bank.endpoints.sandbox;
+    let oauth = urls.oauth.as_ref().unwrap();
     assert_eq!(
         urls.api_base.as_str(),
         "https://localhost:9443/banks/12579/stet/psd2/v1.4.2"
     );
     assert_eq!(
-        urls.authorize.as_str(),
+        oauth.authorize.as_str(),
         "https://localhost:9444/banks/12579/stet/psd2/oauth/authorize",
         "the PSU's login page is on the pages listener"
     );
     assert_eq!(
-        urls.token.as_str(),
+        oauth.token.as_str(),
         "https://localhost:9443/banks/12579/stet/psd2/oauth/token"
     );
     assert_eq!(&bank.endpoints.live, urls, "live and sandbox are the same");
 
     let ce = registry.get("sandbox-caisse-epargne").unwrap();
     assert_eq!(ce.name, "Caisse d'Epargne Île-de-France (sandbox)");
-    assert_eq!(ce.bank_code.as_str(), "17515");
+    assert_eq!(ce.stet().unwrap().bank_code.as_str(), "17515");
     assert_eq!(
         ce.endpoints.live.api_base.as_str(),
         "https://localhost:9443/banks/17515/stet/psd2/v1.4.2"
@@ -307,7 +322,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
         (format!("bogus = 1\n{good}"), "unknown field `bogus`"),
         (
             good.replace("token = \"https://live.test.example/oauth/token\"\n", ""),
-            "missing field `token`",
+            "`endpoints.live.token`: required by `protocol = \"stet\"`",
         ),
         (good.replace("fallback = false\n", ""), "missing field `fallback`"),
         (good.replace(live_api, "not a url"), "endpoints.live.api_base"),
@@ -320,11 +335,11 @@ fn broken_profiles_are_rejected_with_the_file_name() {
             "only allowed in `sandbox = true` profiles",
         ),
         (good.replace("Europe/Paris", "Europe/Pariss"), "`time_zone`"),
-        (good.replace("\"99999\"", "\"9999\""), "`bank_code`"),
-        (good.replace("\"99999\"", "\"1234a\""), "`bank_code`"),
+        (good.replace("\"99999\"", "\"9999\""), "`stet.bank_code`"),
+        (good.replace("\"99999\"", "\"1234a\""), "`stet.bank_code`"),
         (
             good.replace("history_days_retail = 90", "history_days_retail = 0"),
-            "`limits.history_days_retail`: must be at least 1",
+            "`stet.limits.history_days_retail`: must be at least 1",
         ),
         (
             good.replace("history_days_retail = 90", "history_days_retail = -1"),
@@ -337,10 +352,10 @@ fn broken_profiles_are_rejected_with_the_file_name() {
         ),
         (good.replace("country = \"FR\"", "country = \"fr\""), "`country`"),
         (good.replace("name = \"Test Bank\"", "name = \" \""), "`name`"),
-        (good.replace("[\"aisp\"]", "[]"), "`scopes`"),
+        (good.replace("[\"aisp\"]", "[]"), "`stet.scopes`"),
         (
             good.replace("[\"aisp\"]", "[\"aisp\", \"aisp\"]"),
-            "`scopes`: `aisp` is listed twice",
+            "`stet.scopes`: `aisp` is listed twice",
         ),
         (
             good.replace("\"CLBD\", \"XPCD\"", "\"CLBD\", \"NOPE\""),
@@ -349,7 +364,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
         (good.replace("\"1.4.2\"", "\"1.5\""), "unknown variant `1.5`"),
         (
             good.replace("key_id = \"client-id\"", "key_id = \"cert-url\""),
-            "`signature.cert_url`: required",
+            "`stet.signature.cert_url`: required",
         ),
         (
             good.replace(
@@ -360,7 +375,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
         ),
         (
             good.replace("\"x-request-id\"]", "\"x-request-id\", \"digest\"]"),
-            "`signature.digest_on_get`",
+            "`stet.signature.digest_on_get`",
         ),
         (
             good.replace("\"x-request-id\"]", "\"X-Request-Id\"]"),
@@ -386,7 +401,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
             "`maintenance[0].start`",
         ),
         (
-            good.replace("fallback = false", "fallback = false\nsandbox = true"),
+            with_top_level("test-bank", "sandbox = true"),
             "`endpoints.live`: must be absent",
         ),
         (
@@ -394,7 +409,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
             "unknown field `other`",
         ),
         (
-            good.replace("pkce = true", "pkce = true\nextra_ca_pem = \"missing.pem\""),
+            with_top_level("test-bank", "extra_ca_pem = \"missing.pem\""),
             "`extra_ca_pem`",
         ),
         ("this is = not toml [".to_owned(), "line 1"),
@@ -407,10 +422,7 @@ fn broken_profiles_are_rejected_with_the_file_name() {
 #[test]
 fn valid_extra_profile_loads_and_other_files_are_ignored() {
     let dir = TempDir::new().unwrap();
-    let text = profile("test-bank").replace(
-        "pkce = true",
-        "pkce = true\nextra_ca_pem = \"certs/test-ca.pem\"",
-    );
+    let text = with_top_level("test-bank", "extra_ca_pem = \"certs/test-ca.pem\"");
     write(dir.path(), "test-bank.toml", &text);
     write(dir.path(), "README.md", "not a profile");
     fs::create_dir(dir.path().join("certs")).unwrap();
@@ -426,8 +438,8 @@ fn valid_extra_profile_loads_and_other_files_are_ignored() {
         bank.extra_ca_pem.as_deref(),
         Some(dir.path().join("certs/test-ca.pem").as_path())
     );
-    assert!(bank.maintenance.is_empty() && bank.signature.psu_headers.is_empty());
-    assert!(bank.endpoints.live.revoke.is_none());
+    assert!(bank.maintenance.is_empty() && bank.stet().unwrap().signature.psu_headers.is_empty());
+    assert!(bank.endpoints.live.oauth.as_ref().unwrap().revoke.is_none());
     assert_eq!(
         bank.source,
         dir.path().join("test-bank.toml").display().to_string()
@@ -487,7 +499,7 @@ fn broken_builtin_files_are_named_by_their_registry_path() {
         "{err}"
     );
 
-    let text = profile("test-bank").replace("pkce = true", "pkce = true\nextra_ca_pem = \"a.pem\"");
+    let text = with_top_level("test-bank", "extra_ca_pem = \"a.pem\"");
     let err = Registry::load_from(&[(name, &text)], &[], None).unwrap_err();
     assert!(
         err.to_string().contains("built-in profiles cannot"),
@@ -514,3 +526,4 @@ fn broken_builtin_files_are_named_by_their_registry_path() {
 }
 
 mod profiles;
+mod protocols;

@@ -82,6 +82,12 @@ fn json_view_hides_local_details() {
         json["maintenance"],
         serde_json::json!([{"weekday": "monday", "start": "00:00", "end": "06:00"}])
     );
+    assert_eq!(json["protocol"], "stet");
+    assert_eq!(
+        json["endpoints"]["live"]["authorize"],
+        "https://www.12579.live.api.89c3.com/stet/psd2/oauth/authorize",
+        "the STET section stays flat: the API's shape did not change"
+    );
     assert!(json.get("extra_ca_pem").is_none() && json.get("source").is_none());
 }
 

@@ -27,7 +27,8 @@ use serde::Deserialize;
 
 use super::i18n::{english, Texts};
 use super::{error_page, render};
-use crate::app::AppState;
+use crate::model::ConnectionStatus;
+use crate::state::AppState;
 use chart::Chart;
 use client::{
     ApiAccount, ApiAccounts, ApiBalance, ApiBalances, ApiConnection, ApiTransaction,
@@ -242,7 +243,7 @@ pub async fn done(
             "This demo connection was started in another browser (or does not exist).",
         );
     };
-    let accounts = if connection.status == "active" {
+    let accounts = if connection.status == ConnectionStatus::Active.as_str() {
         match account_panels(&demo, &connection).await {
             Ok(accounts) => accounts,
             Err(e) => return internal(t, e),

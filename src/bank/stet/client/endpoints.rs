@@ -1,4 +1,4 @@
-//! Every STET 1.4.2 call the client makes, and the [`Connector`] over them: the AIS reads are
+//! Every STET 1.4.2 call the client makes, and the [`ReadAccounts`] over them: the AIS reads are
 //! GETs retried through a [`RetryGate`]; `PUT /consents`, payment requests and their
 //! confirmations, and funds confirmations are sent once.
 
@@ -22,7 +22,7 @@ use super::super::wire::pis::{
 use super::{Call, PaymentCreated, StetClient};
 use crate::bank::retry::{default_gate, FreeRetries, RetryGate};
 use crate::bank::{
-    BankError, BankErrorKind, BankResponse, Connector, DateRange, PsuContext, TokenSource,
+    BankError, BankErrorKind, BankResponse, DateRange, PsuContext, ReadAccounts, TokenSource,
 };
 use crate::model::{Account, Balance, BankResourceId, Transaction};
 
@@ -308,7 +308,7 @@ fn stet_date_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-impl Connector for StetClient {
+impl ReadAccounts for StetClient {
     fn accounts_gated<'a>(
         &'a self,
         token: &'a dyn TokenSource,

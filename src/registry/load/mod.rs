@@ -2,7 +2,8 @@
 //!
 //! Parsing is two steps: serde maps the TOML onto `Raw*` structs that mirror the file
 //! (`deny_unknown_fields` everywhere, so a typo is an error rather than a silently ignored
-//! key), then `build` checks every value and produces the typed profile.
+//! key), then `build` checks every value and produces the typed profile: the common fields
+//! here, each protocol's section in `stet.rs` and `providers.rs`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -15,12 +16,15 @@ use url::Url;
 
 use super::error::RegistryError;
 use super::profile::{
-    BalanceType, Bank, BankCode, BankEndpoints, BankId, Endpoints, KeyIdFormat, Limits,
-    MaintenanceWindow, Scope, SignatureProfile, MINUTES_PER_DAY,
+    Bank, BankEndpoints, BankId, Endpoints, MaintenanceWindow, OAuthEndpoints, Protocol,
+    MINUTES_PER_DAY,
 };
-
-use super::raw::{RawEndpoints, RawEndpointsTable, RawKeyId, RawProfile, RawSignature, RawWindow};
+use super::providers::ProtocolProfile;
+use super::raw::{RawEndpoints, RawEndpointsTable, RawProfile, RawWindow};
 use super::SandboxHosts;
+
+mod providers;
+mod stet;
 
 /// Stands for the sandbox's API `host:port` (mutual TLS) in sandbox profile URLs.
 pub(crate) const SANDBOX_PLACEHOLDER: &str = "{sandbox}";
@@ -36,9 +40,6 @@ const STAND_IN_SANDBOX: SandboxHosts<'static> = SandboxHosts {
     api: "127.0.0.1:8443",
     web: "127.0.0.1:8444",
 };
-
-/// Pseudo-headers of draft-cavage signatures.
-const PSEUDO_HEADERS: [&str; 3] = ["(request-target)", "(created)", "(expires)"];
 
 /// Where a profile file comes from.
 #[derive(Clone, Copy)]
@@ -165,7 +166,7 @@ pub(crate) fn build(
     origin: Origin<'_>,
     sandbox_listen: Option<SandboxHosts<'_>>,
 ) -> Result<Bank, RegistryError> {
-    let raw: RawProfile = toml::from_str(text).map_err(|e| RegistryError::Parse {
+    let mut raw: RawProfile = toml::from_str(text).map_err(|e| RegistryError::Parse {
         file: file.to_owned(),
         line: e.span().map(|span| line_of(text, span.start)),
         message: e.message().trim_end().to_owned(),
@@ -188,10 +189,16 @@ pub(crate) fn build(
     }
     check.not_blank("name", &raw.name)?;
     check.not_blank("brand", &raw.brand)?;
-    let bank_code: BankCode = raw
-        .bank_code
-        .parse()
-        .map_err(|e: super::profile::InvalidBankCode| check.invalid("bank_code", e.to_string()))?;
+    let protocol = Protocol::ALL
+        .into_iter()
+        .find(|p| p.as_str() == raw.protocol)
+        .ok_or_else(|| {
+            let known: Vec<_> = Protocol::ALL.iter().map(|p| format!("`{p}`")).collect();
+            check.invalid(
+                "protocol",
+                format!("`{}` is not one of {}", raw.protocol, known.join(", ")),
+            )
+        })?;
     if !(raw.country.len() == 2 && raw.country.bytes().all(|b| b.is_ascii_uppercase())) {
         return Err(check.invalid(
             "country",
@@ -201,8 +208,6 @@ pub(crate) fn build(
             ),
         ));
     }
-    check.non_empty_unique("scopes", &raw.scopes, Scope::as_str)?;
-    check.non_empty_unique("balance_types", &raw.balance_types, BalanceType::as_str)?;
     let time_zone: Tz = raw.time_zone.parse().map_err(|_| {
         check.invalid(
             "time_zone",
@@ -213,9 +218,8 @@ pub(crate) fn build(
         )
     })?;
 
-    let endpoints = check.endpoints(&raw.endpoints, raw.sandbox, sandbox_listen)?;
-    check.limits(&raw.limits)?;
-    let signature = check.signature(&raw.signature)?;
+    let profile = check.section(protocol, &mut raw)?;
+    let endpoints = check.endpoints(&raw.endpoints, protocol, raw.sandbox, sandbox_listen)?;
     let maintenance = raw
         .maintenance
         .iter()
@@ -249,20 +253,11 @@ pub(crate) fn build(
         id,
         name: raw.name,
         brand: raw.brand,
-        bank_code,
         country: raw.country,
-        protocol: raw.protocol,
-        protocol_version: raw.protocol_version,
-        consent_model: raw.consent_model,
-        scopes: raw.scopes,
-        balance_types: raw.balance_types,
+        profile,
         time_zone,
         sandbox: raw.sandbox,
-        fallback: raw.fallback,
-        pkce: raw.pkce,
         endpoints,
-        limits: raw.limits,
-        signature,
         maintenance,
         extra_ca_pem,
         source: file.to_owned(),
@@ -279,13 +274,13 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Builds errors that name the file being checked.
-struct Checker<'a> {
+/// Checks values and builds errors that name the file being checked.
+pub(super) struct Checker<'a> {
     file: &'a str,
 }
 
 impl Checker<'_> {
-    fn invalid(&self, key: &str, reason: String) -> RegistryError {
+    pub(super) fn invalid(&self, key: &str, reason: String) -> RegistryError {
         RegistryError::Invalid {
             file: self.file.to_owned(),
             key: key.to_owned(),
@@ -293,7 +288,7 @@ impl Checker<'_> {
         }
     }
 
-    fn not_blank(&self, key: &str, value: &str) -> Result<(), RegistryError> {
+    pub(super) fn not_blank(&self, key: &str, value: &str) -> Result<(), RegistryError> {
         if value.trim().is_empty() {
             return Err(self.invalid(key, "must not be empty".to_owned()));
         }
@@ -301,7 +296,7 @@ impl Checker<'_> {
     }
 
     /// At least one value and no value twice; `name` renders a value as written in the file.
-    fn non_empty_unique<T: Copy + Eq + Hash>(
+    pub(super) fn non_empty_unique<T: Copy + Eq + Hash>(
         &self,
         key: &str,
         values: &[T],
@@ -317,9 +312,54 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// The protocol's section, taken out of `raw`: the one `protocol` names must be there, and
+    /// no other.
+    fn section(
+        &self,
+        protocol: Protocol,
+        raw: &mut RawProfile,
+    ) -> Result<ProtocolProfile, RegistryError> {
+        let present = [
+            (Protocol::Stet, raw.stet.is_some()),
+            (Protocol::Treezor, raw.treezor.is_some()),
+            (Protocol::Contis, raw.contis.is_some()),
+            (Protocol::Currencycloud, raw.currencycloud.is_some()),
+        ];
+        if let Some((other, _)) = present.iter().find(|(p, here)| *here && *p != protocol) {
+            return Err(self.invalid(
+                other.as_str(),
+                format!(
+                    "the [{other}] table is only for `protocol = \"{other}\"` profiles; this one \
+                     says `protocol = \"{protocol}\"`"
+                ),
+            ));
+        }
+        let missing = || {
+            self.invalid(
+                protocol.as_str(),
+                format!("missing table [{protocol}] (required by `protocol = \"{protocol}\"`)"),
+            )
+        };
+        Ok(match protocol {
+            Protocol::Stet => {
+                ProtocolProfile::Stet(self.stet(raw.stet.take().ok_or_else(missing)?)?)
+            }
+            Protocol::Treezor => {
+                ProtocolProfile::Treezor(self.treezor(raw.treezor.take().ok_or_else(missing)?)?)
+            }
+            Protocol::Contis => {
+                ProtocolProfile::Contis(self.contis(raw.contis.take().ok_or_else(missing)?)?)
+            }
+            Protocol::Currencycloud => ProtocolProfile::Currencycloud(
+                self.currencycloud(raw.currencycloud.take().ok_or_else(missing)?)?,
+            ),
+        })
+    }
+
     fn endpoints(
         &self,
         raw: &RawEndpointsTable,
+        protocol: Protocol,
         sandbox: bool,
         sandbox_listen: Option<SandboxHosts<'_>>,
     ) -> Result<BankEndpoints, RegistryError> {
@@ -333,7 +373,8 @@ impl Checker<'_> {
                 ));
             }
             let listen = sandbox_listen.unwrap_or(STAND_IN_SANDBOX);
-            let urls = self.environment("endpoints.sandbox", &raw.sandbox, Some(listen))?;
+            let urls =
+                self.environment("endpoints.sandbox", &raw.sandbox, protocol, Some(listen))?;
             return Ok(BankEndpoints {
                 sandbox: urls.clone(),
                 live: urls,
@@ -347,17 +388,18 @@ impl Checker<'_> {
             ));
         };
         Ok(BankEndpoints {
-            sandbox: self.environment("endpoints.sandbox", &raw.sandbox, None)?,
-            live: self.environment("endpoints.live", live, None)?,
+            sandbox: self.environment("endpoints.sandbox", &raw.sandbox, protocol, None)?,
+            live: self.environment("endpoints.live", live, protocol, None)?,
         })
     }
 
     /// `listen` is `Some` for sandbox profiles only: it replaces the placeholder and allows
-    /// plain `http`.
+    /// plain `http`. The OAuth URLs are STET's: required there, refused elsewhere.
     fn environment(
         &self,
         table: &str,
         raw: &RawEndpoints,
+        protocol: Protocol,
         listen: Option<SandboxHosts<'_>>,
     ) -> Result<Endpoints, RegistryError> {
         let url = |name: &str, value: &str| self.url(&format!("{table}.{name}"), value, listen);
@@ -368,24 +410,48 @@ impl Checker<'_> {
                 "must not have a query string".to_owned(),
             ));
         }
+        let oauth_keys = [
+            ("authorize", raw.authorize.is_some()),
+            ("token", raw.token.is_some()),
+            ("revoke", raw.revoke.is_some()),
+            ("app2app_authorize", raw.app2app_authorize.is_some()),
+        ];
+        if protocol != Protocol::Stet {
+            if let Some((key, _)) = oauth_keys.iter().find(|(_, here)| *here) {
+                return Err(self.invalid(
+                    &format!("{table}.{key}"),
+                    format!(
+                        "STET-only: `protocol = \"{protocol}\"` has no OAuth authorization \
+                         server to name"
+                    ),
+                ));
+            }
+            return Ok(Endpoints {
+                api_base,
+                oauth: None,
+            });
+        }
+        let required = |name: &str, value: &Option<String>| match value {
+            Some(v) => url(name, v),
+            None => Err(self.invalid(
+                &format!("{table}.{name}"),
+                "required by `protocol = \"stet\"`".to_owned(),
+            )),
+        };
+        let optional =
+            |name: &str, value: &Option<String>| value.as_deref().map(|v| url(name, v)).transpose();
         Ok(Endpoints {
             api_base,
-            authorize: url("authorize", &raw.authorize)?,
-            token: url("token", &raw.token)?,
-            revoke: raw
-                .revoke
-                .as_deref()
-                .map(|v| url("revoke", v))
-                .transpose()?,
-            app2app_authorize: raw
-                .app2app_authorize
-                .as_deref()
-                .map(|v| url("app2app_authorize", v))
-                .transpose()?,
+            oauth: Some(OAuthEndpoints {
+                authorize: required("authorize", &raw.authorize)?,
+                token: required("token", &raw.token)?,
+                revoke: optional("revoke", &raw.revoke)?,
+                app2app_authorize: optional("app2app_authorize", &raw.app2app_authorize)?,
+            }),
         })
     }
 
-    fn url(
+    pub(super) fn url(
         &self,
         key: &str,
         raw: &str,
@@ -424,95 +490,6 @@ impl Checker<'_> {
             return Err(self.invalid(key, format!("`{raw}` must not have a fragment")));
         }
         Ok(url)
-    }
-
-    fn limits(&self, limits: &Limits) -> Result<(), RegistryError> {
-        let positive = [
-            ("limits.history_days_retail", limits.history_days_retail),
-            (
-                "limits.history_days_corporate",
-                limits.history_days_corporate,
-            ),
-            (
-                "limits.max_operations_per_call",
-                limits.max_operations_per_call,
-            ),
-        ];
-        for (key, value) in positive {
-            if value == 0 {
-                return Err(self.invalid(key, "must be at least 1".to_owned()));
-            }
-        }
-        Ok(())
-    }
-
-    fn signature(&self, raw: &RawSignature) -> Result<SignatureProfile, RegistryError> {
-        let key_id = match (raw.key_id, &raw.cert_url) {
-            (RawKeyId::CertUrl, Some(cert_url)) => KeyIdFormat::CertUrl {
-                cert_url: self.url("signature.cert_url", cert_url, None)?,
-            },
-            (RawKeyId::CertUrl, None) => {
-                return Err(self.invalid(
-                    "signature.cert_url",
-                    "required when `key_id = \"cert-url\"`".to_owned(),
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(self.invalid(
-                    "signature.cert_url",
-                    "only allowed with `key_id = \"cert-url\"`".to_owned(),
-                ))
-            }
-            (RawKeyId::ClientId, None) => KeyIdFormat::ClientId,
-            (RawKeyId::SnCa, None) => KeyIdFormat::SnCa,
-        };
-        if raw.headers.is_empty() {
-            return Err(self.invalid(
-                "signature.headers",
-                "must list at least one header".to_owned(),
-            ));
-        }
-        let mut seen = HashSet::new();
-        for (key, names) in [
-            ("signature.headers", &raw.headers),
-            ("signature.psu_headers", &raw.psu_headers),
-        ] {
-            for name in names {
-                let well_formed = PSEUDO_HEADERS.contains(&name.as_str())
-                    || (!name.is_empty()
-                        && name.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)
-                        }));
-                if !well_formed {
-                    return Err(self.invalid(
-                        key,
-                        format!("`{name}` is not a lowercase header name or pseudo-header"),
-                    ));
-                }
-                if !seen.insert(name.as_str()) {
-                    return Err(self.invalid(key, format!("`{name}` is listed twice")));
-                }
-            }
-        }
-        if let Some(name) = raw.psu_headers.iter().find(|n| !n.starts_with("psu-")) {
-            return Err(self.invalid(
-                "signature.psu_headers",
-                format!("`{name}` is not a PSU header (`psu-…`)"),
-            ));
-        }
-        // An always-signed digest with no digest on GET would make every GET fail to sign.
-        if raw.headers.iter().any(|h| h == "digest") && !raw.digest_on_get {
-            return Err(self.invalid(
-                "signature.digest_on_get",
-                "must be true when `digest` is in `signature.headers`".to_owned(),
-            ));
-        }
-        Ok(SignatureProfile {
-            key_id,
-            headers: raw.headers.clone(),
-            psu_headers: raw.psu_headers.clone(),
-            digest_on_get: raw.digest_on_get,
-        })
     }
 
     fn window(&self, index: usize, raw: &RawWindow) -> Result<MaintenanceWindow, RegistryError> {

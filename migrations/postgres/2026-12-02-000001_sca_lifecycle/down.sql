@@ -1,0 +1,10 @@
+ALTER TABLE connections DROP COLUMN sca_session;
+ALTER TABLE connections DROP COLUMN sca_amr;
+ALTER TABLE sca_challenges DROP COLUMN failure;
+ALTER TABLE sca_challenges DROP COLUMN amr;
+ALTER TABLE sca_challenges DROP COLUMN resolved_at;
+ALTER TABLE sca_challenges DROP COLUMN attempts_left;
+ALTER TABLE sca_challenges DROP COLUMN details;
+ALTER TABLE sca_challenges DROP COLUMN action;
+ALTER TABLE sca_challenges DROP COLUMN status;
+ALTER TABLE sca_challenges DROP COLUMN kind;

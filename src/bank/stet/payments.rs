@@ -1,0 +1,153 @@
+//! STET payment initiation (PISP): the domain's [`PaymentOrder`] as a `PaymentRequestResource`,
+//! the `consentApproval` link as a `redirect` SCA, the ISO 20022 status as a [`PaymentStatus`].
+
+use chrono_tz::Tz;
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
+use serde_json::json;
+
+use super::connector::StetConnector;
+use super::wire::pis::{ConfirmationResource, HalPaymentRequest, PaymentRequestResource};
+use crate::bank::connector::{Answer, ScaRequest};
+use crate::bank::payments::{InitiatePayments, InitiatedPayment, PaymentError};
+use crate::bank::{BankResponse, FixedToken, PsuContext};
+use crate::model::{BankResourceId, PaymentOrder, PaymentStatus, ScaKind};
+
+/// The request body for `order`, created in the bank's time zone `tz`.
+pub fn payment_request(
+    order: &PaymentOrder,
+    tz: Tz,
+) -> Result<PaymentRequestResource, PaymentError> {
+    let created = order
+        .created_at
+        .with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
+    let mut body = json!({
+        "paymentInformationId": order.instruction_id,
+        "creationDateTime": created,
+        "numberOfTransactions": 1,
+        "initiatingParty": {"name": "Passerelle"},
+        "paymentTypeInformation": {"serviceLevel": "SEPA", "categoryPurpose": "DVPM"},
+        "beneficiary": {
+            "creditor": {"name": order.creditor_name},
+            "creditorAccount": {"iban": order.creditor.as_str()}
+        },
+        "chargeBearer": "SLEV",
+        "creditTransferTransaction": [{
+            "paymentId": {
+                "instructionId": order.instruction_id,
+                "endToEndId": order.instruction_id
+            },
+            "instructedAmount": {
+                "currency": order.amount.currency.as_str(),
+                "amount": order.amount.to_decimal().to_string()
+            },
+            "remittanceInformation": order.remittance.iter().collect::<Vec<_>>()
+        }],
+        "supplementaryData": {
+            "acceptedAuthenticationApproach": ["REDIRECT"],
+            "successfulReportUrl": order.return_ok.as_str(),
+            "unsuccessfulReportUrl": order.return_ko.as_str()
+        }
+    });
+    if let Some(debtor) = &order.debtor {
+        body["debtorAccount"] = json!({"iban": debtor.as_str()});
+    }
+    serde_json::from_value(body).map_err(PaymentError::Order)
+}
+
+/// The status a payment request answer carries.
+fn status_of(answer: &Option<HalPaymentRequest>) -> Result<PaymentStatus, PaymentError> {
+    answer
+        .as_ref()
+        .and_then(|a| a.payment_request.payment_information_status.as_ref())
+        .and_then(|s| PaymentStatus::from_iso20022(s.as_str()))
+        .ok_or(PaymentError::Unusable("paymentInformationStatus"))
+}
+
+impl StetConnector {
+    /// A client-credentials token with the `pisp` scope: payments are the TPP's own calls.
+    async fn pisp_token(&self) -> Result<FixedToken, PaymentError> {
+        let tokens = self.oauth().client_credentials(&["pisp"]).await?;
+        Ok(FixedToken(tokens.access_token))
+    }
+}
+
+impl InitiatePayments for StetConnector {
+    fn initiate<'a>(
+        &'a self,
+        psu: Option<&'a PsuContext>,
+        order: &'a PaymentOrder,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<InitiatedPayment>, PaymentError>> {
+        async move {
+            let request = payment_request(order, self.bank_profile().time_zone)?;
+            let token = self.pisp_token().await?;
+            let created = self
+                .client()
+                .post_payment_request(&token, psu, &request)
+                .await?;
+            let id = created
+                .value
+                .location
+                .as_deref()
+                .and_then(|l| l.rsplit('/').next())
+                .filter(|id| !id.is_empty())
+                .ok_or(PaymentError::Unusable("location"))?;
+            let next = match created.value.creation.links.consent_approval {
+                Some(link) => Answer::Sca(ScaRequest {
+                    kind: ScaKind::Redirect {
+                        url: Some(link.href),
+                    },
+                    state: None,
+                    pkce_verifier: None,
+                }),
+                None => Answer::Done(PaymentStatus::Received),
+            };
+            Ok(BankResponse {
+                value: InitiatedPayment {
+                    id: BankResourceId(id.to_owned()),
+                    next,
+                },
+                exchanges: created.exchanges,
+            })
+        }
+        .boxed_local()
+    }
+
+    fn status<'a>(
+        &'a self,
+        psu: Option<&'a PsuContext>,
+        id: &'a BankResourceId,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>> {
+        async move {
+            let token = self.pisp_token().await?;
+            let answer = self.client().get_payment_request(&token, psu, id).await?;
+            Ok(BankResponse {
+                value: status_of(&answer.value)?,
+                exchanges: answer.exchanges,
+            })
+        }
+        .boxed_local()
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        psu: Option<&'a PsuContext>,
+        id: &'a BankResourceId,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>> {
+        async move {
+            let token = self.pisp_token().await?;
+            let confirmation = ConfirmationResource::default();
+            let answer = self
+                .client()
+                .post_confirmation(&token, psu, id, &confirmation)
+                .await?;
+            Ok(BankResponse {
+                value: status_of(&answer.value)?,
+                exchanges: answer.exchanges,
+            })
+        }
+        .boxed_local()
+    }
+}

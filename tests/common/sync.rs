@@ -1,0 +1,45 @@
+//! The sync engine as a scheduler would call it: unattended, for one connection.
+
+use passerelle::bank::Connectors;
+use passerelle::connect::tokens::StoredToken;
+use passerelle::store::{connections, consents};
+use passerelle::sync::{SyncError, SyncOutcome, SyncRequest};
+
+use super::TestApp;
+
+/// Runs connection `id`'s sync without the PSU (batch), as a scheduler would.
+pub async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncError> {
+    let state = &app.state;
+    let connectors = Connectors::new(
+        state.config.clone(),
+        state.registry.clone(),
+        state.clock.clone(),
+    );
+    let connector = connectors.get("sandbox-bcp").unwrap();
+    let cid = id.to_owned();
+    let (connection, consent) = passerelle::store::run(&state.pool, move |conn| {
+        let connection = connections::find(conn, &cid)?.unwrap();
+        Ok((connection, consents::current(conn, &cid)?.unwrap()))
+    })
+    .await
+    .unwrap();
+    let keyring = state.keyring.clone();
+    let token = StoredToken::load(&state.pool, keyring, connector.clone(), id)
+        .await
+        .unwrap();
+    SyncRequest {
+        pool: &state.pool,
+        public_url: &state.config.public_url,
+        clock: &state.clock,
+        connector: connector.as_ref(),
+        token: &token,
+        connection: &connection,
+        consent: &consent,
+        psu: None,
+        client_id: &state.config.client_id,
+        trigger: "batch",
+        activate: false,
+    }
+    .run()
+    .await
+}
