@@ -532,6 +532,7 @@ fn sync_runs_record_start_and_end() {
             error: None,
             transactions_added: 0,
             transactions_updated: 0,
+            transactions_cancelled: 0,
         };
         sync_runs::insert(conn, &run).unwrap();
         assert_eq!(
@@ -817,6 +818,9 @@ fn audit_log_and_response_vault_round_trip() {
             x_request_id: new_id(),
             body: br#"{"accounts":[]}"#.to_vec(),
             received_at: store::now(),
+            sync_run_id: None,
+            account_key: None,
+            covered_from: None,
         };
         vault::insert(conn, &raw).unwrap();
         assert_eq!(vault::find(conn, &raw.id).unwrap(), Some(raw.clone()));

@@ -188,6 +188,12 @@ pub trait Connector {
         let _ = account;
         self.history_days()
     }
+    /// Most rows one transactions answer holds, without paging (BPCE: 500); `None` when the
+    /// provider pages or has no such limit. A full answer proves less: see
+    /// [`crate::sync::reconcile::coverage`].
+    fn max_transactions_per_call(&self) -> Option<u32> {
+        None
+    }
     /// Reading accounts, balances and transactions.
     fn accounts(&self) -> &dyn ReadAccounts;
     /// Granting and changing access.

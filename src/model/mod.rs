@@ -11,6 +11,7 @@ mod connection;
 mod iban;
 mod money;
 mod payment;
+mod reconciliation;
 mod sca;
 
 pub use account::{
@@ -21,6 +22,7 @@ pub use connection::ConnectionStatus;
 pub use iban::Iban;
 pub use money::{Currency, InvalidCurrency, Money, MoneyError};
 pub use payment::{PaymentOrder, PaymentStatus};
+pub use reconciliation::{ChangeKind, ContinuityVerdict, TransactionState};
 pub use sca::{
     transition, IllegalTransition, ScaAction, ScaKind, ScaKindName, ScaProof, ScaStatus,
 };

@@ -205,6 +205,44 @@ pub struct SyncRunRow {
     pub error: Option<String>,
     pub transactions_added: i64,
     pub transactions_updated: i64,
+    pub transactions_cancelled: i64,
+}
+
+/// One change of a transaction, made by one sync run (see [`crate::model::ChangeKind`]).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = transaction_changes)]
+pub struct TransactionChangeRow {
+    pub id: String,
+    pub sync_run_id: String,
+    pub account_id: String,
+    pub transaction_id: String,
+    pub kind: String,
+    /// Status and amount after the change.
+    pub status: String,
+    pub amount_minor: i64,
+    /// Status and amount before it (`None` when the transaction was added).
+    pub previous_status: Option<String>,
+    pub previous_amount_minor: Option<i64>,
+    pub changed_at: NaiveDateTime,
+}
+
+/// The balance continuity verdict of one account at one sync (see
+/// [`crate::model::ContinuityVerdict`]).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = balance_continuity)]
+pub struct ContinuityRow {
+    pub sync_run_id: String,
+    pub account_id: String,
+    pub verdict: String,
+    /// The booked balance this sync read.
+    pub booked_minor: Option<i64>,
+    /// The booked balance of the previous checked sync.
+    pub previous_booked_minor: Option<i64>,
+    /// What booked in between, as this sync's reconciliation saw it.
+    pub booked_between_minor: i64,
+    /// For a gap: `(booked − previous) − booked_between`.
+    pub gap_minor: Option<i64>,
+    pub checked_at: NaiveDateTime,
 }
 
 /// Unattended calls spent on one quota key for one bank calendar day.
@@ -418,4 +456,10 @@ pub struct BankResponseRow {
     pub x_request_id: String,
     pub body: Vec<u8>,
     pub received_at: NaiveDateTime,
+    /// The sync that read it (`None` for a call outside a sync, e.g. the journey's).
+    pub sync_run_id: Option<String>,
+    /// The account it is about (its key), for a balances or transactions call.
+    pub account_key: Option<String>,
+    /// For a transactions call, the `dateFrom` asked.
+    pub covered_from: Option<NaiveDateTime>,
 }

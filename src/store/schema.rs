@@ -149,6 +149,35 @@ diesel::table! {
         error -> Nullable<Text>,
         transactions_added -> BigInt,
         transactions_updated -> BigInt,
+        transactions_cancelled -> BigInt,
+    }
+}
+
+diesel::table! {
+    transaction_changes (id) {
+        id -> Text,
+        sync_run_id -> Text,
+        account_id -> Text,
+        transaction_id -> Text,
+        kind -> Text,
+        status -> Text,
+        amount_minor -> BigInt,
+        previous_status -> Nullable<Text>,
+        previous_amount_minor -> Nullable<BigInt>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    balance_continuity (sync_run_id, account_id) {
+        sync_run_id -> Text,
+        account_id -> Text,
+        verdict -> Text,
+        booked_minor -> Nullable<BigInt>,
+        previous_booked_minor -> Nullable<BigInt>,
+        booked_between_minor -> BigInt,
+        gap_minor -> Nullable<BigInt>,
+        checked_at -> Timestamp,
     }
 }
 
@@ -286,6 +315,9 @@ diesel::table! {
         x_request_id -> Text,
         body -> Binary,
         received_at -> Timestamp,
+        sync_run_id -> Nullable<Text>,
+        account_key -> Nullable<Text>,
+        covered_from -> Nullable<Timestamp>,
     }
 }
 
@@ -298,6 +330,10 @@ diesel::joinable!(accounts -> connections (connection_id));
 diesel::joinable!(balances -> accounts (account_id));
 diesel::joinable!(transactions -> accounts (account_id));
 diesel::joinable!(sync_runs -> connections (connection_id));
+diesel::joinable!(transaction_changes -> sync_runs (sync_run_id));
+diesel::joinable!(transaction_changes -> transactions (transaction_id));
+diesel::joinable!(balance_continuity -> sync_runs (sync_run_id));
+diesel::joinable!(balance_continuity -> accounts (account_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
@@ -312,6 +348,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     balances,
     transactions,
     sync_runs,
+    transaction_changes,
+    balance_continuity,
     quota_ledger,
     jobs,
     payments,

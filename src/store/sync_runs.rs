@@ -36,6 +36,23 @@ pub fn finish(
         .execute(conn)
 }
 
+/// Records what a sync changed (in its own transaction, once the changes are written).
+pub fn record_counts(
+    conn: &mut DbConnection,
+    id: &str,
+    added: i64,
+    updated: i64,
+    cancelled: i64,
+) -> QueryResult<usize> {
+    diesel::update(sync_runs::table.find(id))
+        .set((
+            sync_runs::transactions_added.eq(added),
+            sync_runs::transactions_updated.eq(updated),
+            sync_runs::transactions_cancelled.eq(cancelled),
+        ))
+        .execute(conn)
+}
+
 /// A connection's syncs, newest first.
 pub fn list_for_connection(
     conn: &mut DbConnection,

@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use super::models::{FeedTransactionRow, TransactionRow};
 use super::schema::transactions;
 use super::DbConnection;
+use crate::model::TransactionState;
+use crate::sync::reconcile::Step;
 
 /// What [`upsert`] did with a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,79 @@ pub fn upsert(conn: &mut DbConnection, row: &TransactionRow) -> QueryResult<Upse
     Ok(Upserted::Updated)
 }
 
+/// What the reconciliation of an answer needs of an account's stored rows: every row sorted on
+/// `from` or later, and every row still waiting to book (pending or of an unknown status),
+/// whatever its date.
+pub fn for_reconciliation(
+    conn: &mut DbConnection,
+    account_id: &str,
+    from: NaiveDate,
+) -> QueryResult<Vec<TransactionRow>> {
+    transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .filter(
+            transactions::sort_date
+                .ge(from)
+                .or(transactions::status.eq_any([
+                    TransactionState::Pending.as_str(),
+                    TransactionState::Other.as_str(),
+                ])),
+        )
+        .order(transactions::id.asc())
+        .select(TransactionRow::as_select())
+        .load(conn)
+}
+
+/// Writes a reconciliation plan's steps (in the caller's transaction). A fingerprint is unique
+/// per account, and one step may take the fingerprint another step gives up: rows whose
+/// fingerprint changes first move to a placeholder, then every row is written.
+pub fn apply(conn: &mut DbConnection, steps: &[Step]) -> QueryResult<()> {
+    for step in steps {
+        if let Step::Update { before, after, .. } = step {
+            if before.fingerprint != after.fingerprint {
+                diesel::update(transactions::table.find(&before.id))
+                    .set(transactions::fingerprint.eq(format!("moving:{}", before.id)))
+                    .execute(conn)?;
+            }
+        }
+    }
+    for step in steps {
+        match step {
+            Step::Insert(row) => {
+                diesel::insert_into(transactions::table)
+                    .values(row.as_ref())
+                    .execute(conn)?;
+            }
+            Step::Update { after, .. } | Step::Cancel { after, .. } => {
+                rewrite(conn, after)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Overwrites the stored row with `row`'s id by `row` (its id and first sight do not change).
+fn rewrite(conn: &mut DbConnection, row: &TransactionRow) -> QueryResult<()> {
+    diesel::update(transactions::table.find(&row.id))
+        .set((
+            transactions::fingerprint.eq(&row.fingerprint),
+            transactions::status.eq(&row.status),
+            transactions::amount_minor.eq(row.amount_minor),
+            transactions::currency.eq(&row.currency),
+            transactions::booking_date.eq(row.booking_date),
+            transactions::value_date.eq(row.value_date),
+            transactions::transaction_date.eq(row.transaction_date),
+            transactions::sort_date.eq(row.sort_date),
+            transactions::description.eq(&row.description),
+            transactions::bank_transaction_code.eq(&row.bank_transaction_code),
+            transactions::entry_reference.eq(&row.entry_reference),
+            transactions::bank_resource_id.eq(&row.bank_resource_id),
+            transactions::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// The transaction with this Passerelle id.
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TransactionRow>> {
     transactions::table
@@ -75,7 +150,8 @@ pub struct TransactionFilter {
     pub from: Option<NaiveDate>,
     /// Latest sort date, inclusive.
     pub to: Option<NaiveDate>,
-    /// Only this status (`pending`, `booked`, `other`).
+    /// Only this status (`pending`, `booked`, `other`, `cancelled`); without one, every status
+    /// but `cancelled`.
     pub status: Option<String>,
 }
 
@@ -137,8 +213,12 @@ fn page_query<'a>(
     if let Some(to) = filter.to {
         query = query.filter(transactions::sort_date.le(to));
     }
-    if let Some(status) = &filter.status {
-        query = query.filter(transactions::status.eq(status));
+    match &filter.status {
+        Some(status) => query = query.filter(transactions::status.eq(status)),
+        // A cancelled transaction never happened: it is read only when asked for.
+        None => {
+            query = query.filter(transactions::status.ne(TransactionState::Cancelled.as_str()));
+        }
     }
     if let Some(cursor) = after {
         query = query.filter(

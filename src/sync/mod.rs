@@ -9,7 +9,9 @@
 //! sent when the ledger refuses.
 
 pub mod freshness;
+pub mod reconcile;
 pub mod rows;
+pub mod write;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -24,13 +26,11 @@ use crate::bank::{
 };
 use crate::clock::{self, Clock};
 use crate::connect::link::{IssuedLink, LinkError};
-use crate::model::{BankResourceId, ScaAction, ScaStatus};
-use crate::store::models::{BankResponseRow, ConnectionRow, ConsentRow, SyncRunRow};
+use crate::model::{BankResourceId, ScaAction};
+use crate::store::models::{ConnectionRow, ConsentRow};
 use crate::store::quota::QuotaKey;
-use crate::store::sca_challenges::{self, ResolutionDetail};
-use crate::store::{
-    self, accounts, balances, connections, quota, sync_runs, transactions, vault, Pool, StoreError,
-};
+use crate::store::{self, quota, Pool, StoreError};
+use write::{Commit, FetchedTransactions, Gathered, KeptExchange};
 
 /// Why a sync failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +68,10 @@ pub struct SyncOutcome {
     pub accounts: usize,
     /// New transactions.
     pub added: i64,
-    /// Transactions that changed (e.g. pending → booked).
+    /// Transactions that changed (booked, modified, reinstated).
     pub updated: i64,
+    /// Pending transactions the bank no longer returns, now `cancelled`.
+    pub cancelled: i64,
     /// Calls not sent because the day's batch quota was spent.
     pub skipped_for_quota: usize,
 }
@@ -94,7 +96,7 @@ pub struct SyncRequest<'a> {
     pub psu: Option<&'a PsuContext>,
     /// The TPP's client id at the bank (quota key).
     pub client_id: &'a str,
-    /// Why it runs: `psu`, `batch` or `manual`.
+    /// Why it runs: `psu`, `batch`, `manual` (or `replay`, see [`write::Commit`]).
     pub trigger: &'a str,
     /// Activate the connection in the same transaction as the data (the journey's first sync):
     /// a sync that dies leaves it as it was, never `pending` with data stored.
@@ -105,26 +107,6 @@ fn ibans(json: &str) -> HashSet<String> {
     serde_json::from_str::<Vec<String>>(json)
         .unwrap_or_default()
         .into_iter()
-        .collect()
-}
-
-fn vault_rows(bank: &str, connection: &str, exchanges: &[RawExchange]) -> Vec<BankResponseRow> {
-    exchanges
-        .iter()
-        .map(|x| {
-            let (method, endpoint) = x.endpoint.split_once(' ').unwrap_or(("GET", &x.endpoint));
-            BankResponseRow {
-                id: store::new_id(),
-                bank_id: bank.to_owned(),
-                connection_id: Some(connection.to_owned()),
-                method: method.to_owned(),
-                endpoint: endpoint.to_owned(),
-                status_code: i32::from(x.status),
-                x_request_id: x.request_id.clone(),
-                body: x.body.to_vec(),
-                received_at: x.received_at.naive_utc(),
-            }
-        })
         .collect()
 }
 
@@ -219,18 +201,21 @@ impl SyncRequest<'_> {
         }
         let bank = self.connector.bank();
         let reader = self.connector.accounts();
-        let started = self.clock.stored_now();
-        let run_id = store::new_id();
-        let mut exchanges: Vec<RawExchange> = Vec::new();
+        // One instant for the run: its start, and the first sight of what it adds (the ids
+        // derive from it, so a replay of the same answers gives the same ids).
+        let now_utc = self.clock.now();
+        let now = clock::stored(now_utc);
+        let mut gathered = Gathered::default();
         let mut outcome = SyncOutcome::default();
 
         // The list of accounts spends no ledger unit (its key has no IBAN), so unattended it is
         // not retried: `accounts` retries only with the PSU present.
         let listed = reader.accounts(self.token, self.psu).await?;
-        exchanges.extend(listed.exchanges);
+        gathered
+            .exchanges
+            .extend(kept(listed.exchanges, None, None));
         let share_balances = ibans(&self.consent.balances_ibans);
         let share_transactions = ibans(&self.consent.transactions_ibans);
-        let now_utc = self.clock.now();
         let today = bank.calendar_day(now_utc);
         // The provider's depth limit counts calendar days back from today, from its time
         // zone's midnight: BPCE's 62 days accept `dateFrom` = today − 62 at 00:00 Paris
@@ -247,10 +232,6 @@ impl SyncRequest<'_> {
         };
         let retail_days = self.connector.history_days();
 
-        let now = clock::stored(now_utc);
-        let mut account_rows = Vec::new();
-        let mut balance_rows = Vec::new();
-        let mut fetched_transactions = Vec::new();
         for account in &listed.value {
             let Some(row) = rows::account_row(&self.connection.id, account, now) else {
                 continue;
@@ -265,7 +246,7 @@ impl SyncRequest<'_> {
             };
             outcome.accounts += 1;
             let key = row.account_key.clone();
-            account_rows.push(row);
+            gathered.accounts.push(row);
             if shared_b {
                 if self.may_call(&key, UnattendedMethod::Balances).await? {
                     let gate = LedgerGate::new(self, &key, UnattendedMethod::Balances);
@@ -273,8 +254,10 @@ impl SyncRequest<'_> {
                         .balances_gated(self.token, self.psu, &resource, &gate)
                         .await;
                     let got = gate.checked(got)?;
-                    exchanges.extend(got.exchanges);
-                    balance_rows.push((key.clone(), got.value));
+                    gathered
+                        .exchanges
+                        .extend(kept(got.exchanges, Some(&key), None));
+                    gathered.balances.push((key.clone(), got.value));
                 } else {
                     outcome.skipped_for_quota += 1;
                 }
@@ -310,92 +293,51 @@ impl SyncRequest<'_> {
                         continue;
                     }
                     let got = gate.checked(got)?;
-                    exchanges.extend(got.exchanges);
-                    fetched_transactions.push((key.clone(), got.value));
+                    gathered
+                        .exchanges
+                        .extend(kept(got.exchanges, Some(&key), range.from));
+                    gathered.transactions.push(FetchedTransactions {
+                        key: key.clone(),
+                        list: got.value,
+                        asked_from: range.from,
+                    });
                     break;
                 }
             }
         }
 
         // Everything the bank said is in memory: write it all or nothing.
-        let connection_id = self.connection.id.clone();
-        let bank_id = bank.id.as_str().to_owned();
-        let trigger = self.trigger.to_owned();
-        let activate = self.activate;
-        let vault = vault_rows(&bank_id, &connection_id, &exchanges);
-        let finished = self.clock.stored_now();
-        let result = store::run_with(self.pool, move |conn| {
-            crate::store::write_transaction(conn, |conn| {
-                let mut stored = std::collections::HashMap::new();
-                for row in &account_rows {
-                    let saved = accounts::upsert(conn, row)?;
-                    stored.insert(saved.account_key.clone(), saved.id);
-                }
-                for (key, list) in &balance_rows {
-                    let Some(account_id) = stored.get(key) else {
-                        continue;
-                    };
-                    for b in list {
-                        balances::upsert(conn, &rows::balance_row(account_id, b, today, now))?;
-                    }
-                }
-                let (mut added, mut updated) = (0i64, 0i64);
-                for (key, list) in &fetched_transactions {
-                    let Some(account_id) = stored.get(key) else {
-                        continue;
-                    };
-                    for row in rows::transaction_rows(account_id, list, today, now) {
-                        match transactions::upsert(conn, &row)? {
-                            transactions::Upserted::Added => added += 1,
-                            transactions::Upserted::Updated => updated += 1,
-                            transactions::Upserted::Unchanged => {}
-                        }
-                    }
-                }
-                for row in &vault {
-                    vault::insert(conn, row)?;
-                }
-                sync_runs::insert(
-                    conn,
-                    &SyncRunRow {
-                        id: run_id.clone(),
-                        connection_id: connection_id.clone(),
-                        trigger_kind: trigger.clone(),
-                        status: "succeeded".into(),
-                        started_at: started,
-                        finished_at: Some(finished),
-                        error: None,
-                        transactions_added: added,
-                        transactions_updated: updated,
-                    },
-                )?;
-                connections::update(
-                    conn,
-                    &connection_id,
-                    connections::ConnectionUpdate::Synced { at: finished },
-                )?;
-                if activate {
-                    connections::update(
-                        conn,
-                        &connection_id,
-                        connections::ConnectionUpdate::Activated,
-                    )?;
-                    // The grant's SCA challenge has served its purpose.
-                    sca_challenges::advance_redirects(
-                        conn,
-                        &connection_id,
-                        &[ScaStatus::Succeeded],
-                        ScaStatus::Consumed,
-                        finished,
-                        ResolutionDetail::None,
-                    )?;
-                }
-                Ok::<_, SyncError>((added, updated))
-            })
+        let commit = Commit {
+            run_id: store::new_id(),
+            connection_id: self.connection.id.clone(),
+            bank_id: bank.id.as_str().to_owned(),
+            trigger: self.trigger.to_owned(),
+            now,
+            finished: self.clock.stored_now(),
+            time_zone: bank.time_zone,
+            max_rows: self.connector.max_transactions_per_call(),
+            activate: self.activate,
+        };
+        let written = store::run_with(self.pool, move |conn| {
+            crate::store::write_transaction(conn, |conn| write::commit(conn, &gathered, &commit))
         })
         .await?;
-        outcome.added = result.0;
-        outcome.updated = result.1;
+        outcome.added = written.added;
+        outcome.updated = written.updated;
+        outcome.cancelled = written.cancelled;
         Ok(outcome)
     }
+}
+
+/// The answers of one call, tagged for the vault.
+fn kept(
+    exchanges: Vec<RawExchange>,
+    account_key: Option<&str>,
+    covered_from: Option<chrono::DateTime<Utc>>,
+) -> impl Iterator<Item = KeptExchange> + '_ {
+    exchanges.into_iter().map(move |exchange| KeptExchange {
+        exchange,
+        account_key: account_key.map(str::to_owned),
+        covered_from,
+    })
 }

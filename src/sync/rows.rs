@@ -25,17 +25,23 @@ pub const IBAN_SCHEME: &str = "iban";
 /// The scheme stored for another identification the bank did not name.
 const OTHER_SCHEME: &str = "other";
 
-/// A stored account for `account` under `connection_id` (a new id; the upsert keeps an existing
-/// row's id).
+/// The Passerelle id of the account `account_key` of a connection: derived, not drawn, so that
+/// `passerelle replay` after the normalized rows were deleted gives the same ids.
+pub fn account_id(connection_id: &str, account_key: &str) -> String {
+    super::reconcile::derived_id(&format!("account|{connection_id}|{account_key}"))
+}
+
+/// A stored account for `account` under `connection_id` (the upsert keeps an existing row's id).
 pub fn account_row(
     connection_id: &str,
     account: &Account,
     now: NaiveDateTime,
 ) -> Option<AccountRow> {
+    let account_key = account_key(account)?;
     Some(AccountRow {
-        id: new_id(),
+        id: account_id(connection_id, &account_key),
         connection_id: connection_id.to_owned(),
-        account_key: account_key(account)?,
+        account_key,
         bank_resource_id: account.resource_id.as_ref().map(|r| r.0.clone()),
         iban: account.iban.as_ref().map(|i| i.as_str().to_owned()),
         iban_valid: account.iban.as_ref().is_some_and(|i| i.is_valid()),
@@ -117,8 +123,12 @@ pub fn transaction_status(status: &TransactionStatus) -> &'static str {
 
 /// Rows for one fetch of an account's transactions, each with its fingerprint: `ref:` + the
 /// bank's `entryReference` where there is one (stable from pending to booked), otherwise a hash
-/// of account, operation date, amount, direction and text plus an occurrence index, so two
-/// identical coffees on one day stay two transactions.
+/// of account, operation date, amount, currency and text plus an occurrence index, so two
+/// identical coffees on one day stay two transactions. The hash uses only what the bank gives
+/// from the first sight: the operation date (`transactionDate`), or for a booked row without
+/// one its booking date; never the value date or a pending row's booking date, which appear or
+/// change at booking. A row whose identity does change at booking is matched by the
+/// reconciliation ([`super::reconcile`]), not by its fingerprint. Ids are given there too.
 pub fn transaction_rows(
     account_id: &str,
     fetched: &[Transaction],
@@ -129,12 +139,22 @@ pub fn transaction_rows(
     fetched
         .iter()
         .map(|t| {
+            let booked = matches!(t.status, TransactionStatus::Booked);
             let fingerprint = match &t.bank_reference {
-                Some(reference) => format!("ref:{reference}"),
+                Some(reference) => {
+                    // A reference is unique per operation; should a bank repeat one in an
+                    // answer, the second row must not overwrite the first.
+                    let n = seen.entry(format!("ref:{reference}")).or_insert(0);
+                    *n += 1;
+                    match *n {
+                        1 => format!("ref:{reference}"),
+                        n => format!("ref:{reference}:{n}"),
+                    }
+                }
                 None => {
-                    // The operation date, not the booking date: it does not change when a
-                    // pending transaction books.
-                    let day = t.transaction_date.or(t.value_date).or(t.booking_date);
+                    let day = t
+                        .transaction_date
+                        .or(if booked { t.booking_date } else { None });
                     let basis = format!(
                         "{account_id}|{}|{}|{}|{}",
                         day.map(|d| d.to_string()).unwrap_or_default(),
@@ -154,7 +174,7 @@ pub fn transaction_rows(
                 .or(t.value_date)
                 .unwrap_or(today);
             TransactionRow {
-                id: new_id(),
+                id: String::new(),
                 account_id: account_id.to_owned(),
                 fingerprint,
                 amount_minor: t.amount.minor,

@@ -180,6 +180,10 @@ impl Connector for StetConnector {
         }
     }
 
+    fn max_transactions_per_call(&self) -> Option<u32> {
+        Some(self.stet.limits.max_operations_per_call).filter(|max| *max > 0)
+    }
+
     fn history_days(&self) -> u32 {
         // BPCE serves 62 days to retail and small professional PSUs, which is what the first
         // sync asks for; corporates get 180 (`history_days_corporate`).
