@@ -38,7 +38,8 @@ use super::{accounts, banks, connections, error, health, json, responses, sca};
             error::ProblemCode,
             json::Amount,
             accounts::TransactionStatus,
-            crate::model::ConnectionStatus
+            crate::model::ConnectionStatus,
+            crate::model::ContinuityVerdict
         ),
         responses(
             responses::Unauthorized,

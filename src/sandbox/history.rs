@@ -14,6 +14,12 @@ use super::personas::AccountSpec;
 /// The longest delay between a transaction appearing and booking.
 pub const MAX_BOOKING_LAG: Duration = Duration::days(3);
 
+/// How long a pre-authorisation stays pending before it is released.
+const RELEASED_AFTER: Duration = Duration::days(2);
+
+/// The booking delay of an operation that never books (a pre-authorisation): a century.
+const NEVER: Duration = Duration::days(36_500);
+
 /// What kind of operation a transaction is; it decides the entryReference format (portal table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -29,6 +35,12 @@ pub enum Kind {
     Other,
     /// Instant (Paylib-like) payment: empty reference.
     Instant,
+    /// Paylib-type operation of a `lifecycle` account: pending a day without a reference, booked
+    /// with a 40-character one (the portal: "have this data only for BOOK status").
+    LateReference,
+    /// Card pre-authorisation of a `lifecycle` account: pending two days, then released: never
+    /// booked, no longer returned.
+    PreAuthorisation,
 }
 
 /// One generated transaction.
@@ -46,14 +58,32 @@ pub struct Generated {
     pub signed_minor: i64,
     /// The remittance line.
     pub label: String,
-    /// The STET entryReference (possibly empty).
+    /// The STET entryReference once booked (possibly empty; see [`Generated::reference_at`]).
     pub entry_reference: String,
+    /// When a pre-authorisation is released (it is not returned from then on).
+    pub released_at: Option<DateTime<Utc>>,
+    /// Whether rows carry a `transactionDate` (a corporate account's pending rows do not).
+    pub dated: bool,
 }
 
 impl Generated {
     /// Whether it is booked at `now`.
     pub fn is_booked(&self, now: DateTime<Utc>) -> bool {
         self.booked_at <= now
+    }
+
+    /// Whether it is still returned at `now` (a released pre-authorisation is not).
+    pub fn exists_at(&self, now: DateTime<Utc>) -> bool {
+        self.created_at <= now && self.released_at.map_or(true, |at| at > now)
+    }
+
+    /// The entryReference shown at `now`: a Paylib-type operation has none until booked.
+    pub fn reference_at(&self, now: DateTime<Utc>) -> &str {
+        if self.kind == Kind::LateReference && !self.is_booked(now) {
+            ""
+        } else {
+            &self.entry_reference
+        }
     }
 
     /// The date it is filtered and shown on: booking when booked, else when it appeared.
@@ -122,7 +152,14 @@ impl<'a> History<'a> {
         let roll = rng.range(0, 99);
         // The last transaction before the start is always a deferred card payment, so every
         // account with a history has something pending when the sandbox starts.
-        let kind = if index + 1 == u64::from(spec.count) || roll < 40 {
+        let from_end = u64::from(spec.count).checked_sub(index);
+        let kind = if from_end == Some(1) {
+            Kind::DeferredCard
+        } else if spec.lifecycle && (from_end == Some(2) || (30..35).contains(&roll)) {
+            Kind::LateReference
+        } else if spec.lifecycle && (from_end == Some(3) || (35..40).contains(&roll)) {
+            Kind::PreAuthorisation
+        } else if roll < 40 {
             Kind::DeferredCard
         } else if roll < 60 {
             Kind::DirectDebit
@@ -167,14 +204,31 @@ impl<'a> History<'a> {
                 -rng.range(500, 6_000),
                 format!("PAYLIB {}", pick(&mut rng, PAYERS)),
             ),
+            // A day and an hour: the one just before the start is still pending then.
+            Kind::LateReference => (
+                Duration::hours(25),
+                -rng.range(500, 6_000),
+                format!("PAYLIB {}", pick(&mut rng, PAYERS)),
+            ),
+            // Never booked: released instead (below).
+            Kind::PreAuthorisation => (
+                NEVER,
+                -rng.range(2_000, 15_000),
+                format!("CB {} PREAUTORISATION", pick(&mut rng, SHOPS)),
+            ),
         };
         let digits = format!("{:020}", splitmix64(self.seed() ^ index) % 10u64.pow(19));
         let prefix = &self.account.resource_id[..14.min(self.account.resource_id.len())];
         let entry_reference = match kind {
-            Kind::DeferredCard => format!("{prefix}{digits}{:06}", index % 1_000_000),
+            _ if !spec.references => String::new(),
+            Kind::DeferredCard | Kind::PreAuthorisation => {
+                format!("{prefix}{digits}{:06}", index % 1_000_000)
+            }
             Kind::DirectDebit => format!("{prefix}{}G{}", &digits[..6], &digits[..9]),
             Kind::TransferIn => format!("{}{}", &prefix[..5], digits),
-            Kind::Other => format!("{prefix}{}", created_at.format("%Y-%m-%d-%H.%M.%S.%6f")),
+            Kind::Other | Kind::LateReference => {
+                format!("{prefix}{}", created_at.format("%Y-%m-%d-%H.%M.%S.%6f"))
+            }
             Kind::Instant => String::new(),
         };
         Some(Generated {
@@ -185,6 +239,8 @@ impl<'a> History<'a> {
             signed_minor: amount,
             label,
             entry_reference,
+            released_at: (kind == Kind::PreAuthorisation).then(|| created_at + RELEASED_AFTER),
+            dated: spec.references,
         })
     }
 
@@ -200,7 +256,7 @@ impl<'a> History<'a> {
         let mut out: Vec<Generated> = self
             .created_between(from - MAX_BOOKING_LAG, to)
             .chain(self.payments_created_by(now).cloned())
-            .filter(|t| t.created_at <= now)
+            .filter(|t| t.exists_at(now))
             .filter(|t| {
                 let at = t.imputation(now);
                 at >= from && at < to
@@ -229,7 +285,7 @@ impl<'a> History<'a> {
     pub fn pending_sum(&self, now: DateTime<Utc>) -> i64 {
         let generated: i64 = self
             .created_between(now - MAX_BOOKING_LAG, now + Duration::seconds(1))
-            .filter(|t| t.created_at <= now && !t.is_booked(now))
+            .filter(|t| t.exists_at(now) && !t.is_booked(now))
             .map(|t| t.signed_minor)
             .sum();
         generated + self.unbooked_payments(now)
@@ -322,6 +378,58 @@ mod tests {
         let history = History::new(account, Utc::now());
         for i in 0..200 {
             assert!(history.get(i).unwrap().entry_reference.len() <= 40);
+        }
+    }
+
+    #[test]
+    fn a_lifecycle_account_shows_late_references_and_a_released_preauthorisation() {
+        let account = &by_id("HUGO").unwrap().accounts[0];
+        let anchor = Utc::now();
+        let history = History::new(account, anchor);
+        let from = anchor - Duration::days(10);
+        let at_start = history.window(anchor, from, anchor + Duration::days(1));
+        let late = at_start
+            .iter()
+            .find(|t| t.kind == Kind::LateReference && !t.is_booked(anchor))
+            .expect("a Paylib-type operation pending at the start");
+        assert_eq!(late.reference_at(anchor), "");
+        let day_after = anchor + Duration::days(1);
+        assert!(late.is_booked(day_after));
+        assert_eq!(late.reference_at(day_after).len(), 40);
+        let preauth = at_start
+            .iter()
+            .find(|t| t.kind == Kind::PreAuthorisation && !t.is_booked(anchor))
+            .expect("a pre-authorisation pending at the start");
+        let next_day = history.window(day_after, from, day_after + Duration::days(1));
+        assert!(
+            !next_day.iter().any(|t| t.index == preauth.index),
+            "released the next day"
+        );
+        // The booked balance moves by exactly what booked, never by a pre-authorisation.
+        let booked_since: i64 = history
+            .window(
+                day_after,
+                anchor - Duration::days(5),
+                day_after + Duration::days(1),
+            )
+            .iter()
+            .filter(|t| t.booked_at > anchor && t.is_booked(day_after))
+            .map(|t| t.signed_minor)
+            .sum();
+        assert_eq!(
+            history.booked_balance(day_after) - history.booked_balance(anchor),
+            booked_since
+        );
+    }
+
+    #[test]
+    fn a_corporate_account_has_no_references_and_undated_pending_rows() {
+        let account = &by_id("D0999993I0").unwrap().accounts[0];
+        let history = History::new(account, Utc::now());
+        for i in 0..150 {
+            let t = history.get(i).unwrap();
+            assert_eq!(t.entry_reference, "");
+            assert!(!t.dated);
         }
     }
 }

@@ -250,6 +250,8 @@ pub fn debits(inner: &Inner, account: &AccountSpec) -> Vec<Generated> {
                 signed_minor: -p.amount_minor,
                 label: format!("VIR SEPA EMIS {}", creditor_name(&p.request)),
                 entry_reference: format!("{prefix}VIR{digits:023}"),
+                released_at: None,
+                dated: true,
             })
         })
         .collect();

@@ -14,6 +14,34 @@ pub struct HistorySpec {
     /// Whether instant payments (Paylib-like) are among the kinds: they carry an empty
     /// `entryReference`, as portal test 19 expects of GEORGES.
     pub instant_payments: bool,
+    /// Whether the account shows a transaction's whole life over a few bank days: Paylib-type
+    /// operations pending a day without `entryReference` and booked with one (the portal's
+    /// note 2), and card pre-authorisations pending two days, then released (never booked). The
+    /// last three operations before the sandbox starts are one of each plus a deferred card
+    /// payment, so each happens within three days of any start.
+    pub lifecycle: bool,
+    /// Whether operations carry an `entryReference`. The portal gives it to retail and small
+    /// professional customers only; a corporate account's rows have none, and its pending
+    /// rows no `transactionDate` either (only the required `bookingDate`, the day they appeared).
+    pub references: bool,
+}
+
+impl HistorySpec {
+    /// The same history, showing the lifecycle of pending operations (see `lifecycle`).
+    pub const fn with_lifecycle(self) -> Self {
+        Self {
+            lifecycle: true,
+            ..self
+        }
+    }
+
+    /// The same history, without any `entryReference` (a corporate customer's).
+    pub const fn without_references(self) -> Self {
+        Self {
+            references: false,
+            ..self
+        }
+    }
 }
 
 /// One account of a persona.
@@ -72,6 +100,8 @@ const fn history(count: u32, span_days: u32, instant_payments: bool) -> HistoryS
         count,
         span_days,
         instant_payments,
+        lifecycle: false,
+        references: true,
     }
 }
 
@@ -199,7 +229,7 @@ pub const PERSONAS: &[Persona] = &[
             expected_balance: false,
             card_of: None,
             corporate: true,
-            history: history(150, 90, false),
+            history: history(150, 90, false).without_references(),
         }],
     },
     Persona {
@@ -255,6 +285,25 @@ pub const PERSONAS: &[Persona] = &[
                 history: history(200, 365, false),
             },
         ],
+    },
+    // HUGO's account shows what happens to pending operations over a few bank days: some book
+    // with the reference they had, some get one only when booked, a pre-authorisation is
+    // released.
+    Persona {
+        id: "HUGO",
+        identity: "M. HUGO SANDBOXH",
+        accounts: &[AccountSpec {
+            bank: "12579",
+            iban: "FR7612579000970012345678923",
+            resource_id: "125790009700123456789",
+            name: "HUGO SANDBOXH",
+            usage: "PRIV",
+            balance_minor: 254_310,
+            expected_balance: false,
+            card_of: None,
+            corporate: false,
+            history: history(120, 60, false).with_lifecycle(),
+        }],
     },
     // CAMILLE has a deferred-debit card beside her current account: a card account has no
     // IBAN, only a masked card number (`accountId.other`), and a `linkedAccount`.

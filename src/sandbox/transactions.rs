@@ -50,7 +50,7 @@ fn paris_date(at: DateTime<Utc>) -> String {
 fn resource(t: &Generated, now: DateTime<Utc>) -> Value {
     let booked = t.is_booked(now);
     let mut item = json!({
-        "entryReference": t.entry_reference,
+        "entryReference": t.reference_at(now),
         "transactionAmount": {
             "amount": format_minor(t.signed_minor.abs()),
             "currency": "EUR",
@@ -59,9 +59,11 @@ fn resource(t: &Generated, now: DateTime<Utc>) -> Value {
         "status": if booked { "BOOK" } else { "OTHR" },
         // STET requires bookingDate; an OTHR operation carries the day it appeared.
         "bookingDate": paris_date(t.imputation(now)),
-        "transactionDate": paris_date(t.created_at),
         "remittanceInformation": [t.label],
     });
+    if t.dated {
+        item["transactionDate"] = json!(paris_date(t.created_at));
+    }
     if booked {
         item["valueDate"] = json!(paris_date(t.booked_at));
     }

@@ -6,211 +6,34 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::{require_api_key, ApiClient};
 use super::connections::{valid_user_id, UserPath};
 use super::error::ApiError;
 use super::feed_cache::FeedPageKey;
-use super::json::Amount;
 use super::responses::{Internal, NotFound, Unauthorized, ValidationFailed};
+use crate::model::TransactionState;
 use crate::state::AppState;
-use crate::store::models::{AccountRow, BalanceRow, FeedTransactionRow};
+use crate::store::models::{AccountRow, FeedTransactionRow};
 use crate::store::transactions::{PageCursor, TransactionFilter};
-use crate::store::{self, accounts, balances as balance_store, transactions as tx_store, users};
+use crate::store::{
+    self, accounts, balances as balance_store, continuity, transactions as tx_store, users,
+};
+
+mod views;
+
+pub use views::{
+    AccountIdentification, AccountList, AccountView, BalanceList, BalanceView, Continuity,
+    TransactionPage, TransactionStatus, TransactionView,
+};
 
 /// The largest page of transactions.
 pub const MAX_PAGE: i64 = 500;
 /// The page size when `limit` is absent.
 pub const DEFAULT_PAGE: i64 = 100;
-
-/// A bank account.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountView {
-    /// Passerelle's id for the account.
-    pub id: String,
-    /// The connection it is shared through.
-    pub connection_id: String,
-    /// The account's name at the bank.
-    pub name: String,
-    /// IBAN, kept as the bank sent it even when it fails the mod-97 check.
-    pub iban: Option<String>,
-    /// Whether the IBAN passes the ISO 13616 mod-97 check.
-    pub iban_valid: bool,
-    /// ISO 4217 code.
-    pub currency: String,
-    /// STET cash account type (`CACC` current account, `CARD` card account).
-    pub cash_account_type: String,
-    /// `PRIV` or `ORGA` when the bank says.
-    pub usage: Option<String>,
-    /// `active`, or `unavailable` when the consent no longer covers it.
-    pub status: String,
-    /// How the bank identifies the account: its IBAN, or for an account without one (a card
-    /// account) the bank's other identification, e.g. a masked card number.
-    pub identification: Option<AccountIdentification>,
-    /// For a card account: the id of the account it is debited from, when that account is
-    /// shared through the same connection.
-    pub linked_account_id: Option<String>,
-}
-
-/// An account's identification at its bank.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountIdentification {
-    /// `iban`, or the bank's scheme for another identification (`CPAN`: a card's number).
-    #[schema(example = "CPAN")]
-    pub scheme: String,
-    /// The IBAN, or the other identification as the bank sent it (card numbers come masked).
-    #[schema(example = "497010XXXXXX4213")]
-    pub value: String,
-}
-
-impl AccountView {
-    /// The view of `row`; `siblings` are the accounts of its connection, where a card account's
-    /// linked account is looked up by the bank's resource id.
-    fn of(row: AccountRow, siblings: &[AccountRow]) -> Self {
-        let linked_account_id = row.linked_resource_id.as_ref().and_then(|linked| {
-            siblings
-                .iter()
-                .find(|s| {
-                    s.connection_id == row.connection_id
-                        && s.bank_resource_id.as_ref() == Some(linked)
-                })
-                .map(|s| s.id.clone())
-        });
-        let identification = row
-            .identification_scheme
-            .zip(row.identification)
-            .map(|(scheme, value)| AccountIdentification { scheme, value });
-        Self {
-            id: row.id,
-            connection_id: row.connection_id,
-            name: row.name,
-            iban: row.iban,
-            iban_valid: row.iban_valid,
-            currency: row.currency,
-            cash_account_type: row.cash_account_type,
-            usage: row.usage,
-            status: row.status,
-            identification,
-            linked_account_id,
-        }
-    }
-}
-
-/// A list of accounts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountList {
-    /// Grouped by connection.
-    pub accounts: Vec<AccountView>,
-}
-
-/// A balance as of a bank calendar day.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BalanceView {
-    /// `booked`, `available`, `expected`, `value_dated` or `other`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The bank's label.
-    pub name: Option<String>,
-    /// Signed amount.
-    pub amount: Amount,
-    /// The bank's reference time for the balance (UTC), when it gives one; midnight when the
-    /// bank gives only a day.
-    pub reference_date: Option<DateTime<Utc>>,
-    /// The bank calendar day (Europe/Paris for BPCE) the snapshot belongs to.
-    pub as_of: NaiveDate,
-}
-
-impl From<BalanceRow> for BalanceView {
-    fn from(row: BalanceRow) -> Self {
-        Self {
-            kind: row.balance_type,
-            name: row.name,
-            amount: Amount::from_minor(row.amount_minor, &row.currency),
-            reference_date: row.reference_date.map(|t| t.and_utc()),
-            as_of: row.as_of_day,
-        }
-    }
-}
-
-/// An account's latest balances, and their daily history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BalanceList {
-    /// The account.
-    pub account_id: String,
-    /// The newest snapshot of each type.
-    pub balances: Vec<BalanceView>,
-    /// Every daily snapshot, newest first.
-    pub history: Vec<BalanceView>,
-}
-
-/// A transaction.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransactionView {
-    /// Passerelle's id: stable when a pending transaction books.
-    pub id: String,
-    /// The account.
-    pub account_id: String,
-    /// Signed amount: negative leaves the account.
-    pub amount: Amount,
-    /// `pending`, `booked` or `other`.
-    #[schema(value_type = TransactionStatus)]
-    pub status: String,
-    /// Booking date, once booked.
-    pub booking_date: Option<NaiveDate>,
-    /// Value date.
-    pub value_date: Option<NaiveDate>,
-    /// Transaction date.
-    pub transaction_date: Option<NaiveDate>,
-    /// The bank's text.
-    pub description: String,
-    /// The bank transaction code, when the bank gives one.
-    pub bank_transaction_code: Option<String>,
-    /// The bank's reference (STET `entryReference`).
-    pub bank_reference: Option<String>,
-}
-
-impl From<FeedTransactionRow> for TransactionView {
-    fn from(row: FeedTransactionRow) -> Self {
-        Self {
-            amount: Amount::from_minor(row.amount_minor, &row.currency),
-            id: row.id,
-            account_id: row.account_id,
-            status: row.status,
-            booking_date: row.booking_date,
-            value_date: row.value_date,
-            transaction_date: row.transaction_date,
-            description: row.description,
-            bank_transaction_code: row.bank_transaction_code,
-            bank_reference: row.entry_reference,
-        }
-    }
-}
-
-/// A page of transactions.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransactionPage {
-    /// Newest first.
-    pub transactions: Vec<TransactionView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-// The views and the query keep the status a string (the store's); this enum only names the
-// values for the document, and `list_transactions` checks the query against the same three.
-/// A transaction's status.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TransactionStatus {
-    /// Not booked yet (BPCE's `OTHR` too).
-    Pending,
-    /// Booked.
-    Booked,
-    /// Anything else the bank says.
-    Other,
-}
 
 /// `GET /v1/accounts/{id}/transactions` query. The `#[param]` bounds are the ones
 /// `list_transactions` enforces; `tests/openapi.rs` checks that they agree.
@@ -274,16 +97,19 @@ pub async fn list_for_user(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = path.into_inner().user_id;
     valid_user_id(&user_id)?;
-    let list = store::run(&state.pool, move |conn| {
+    let (list, verdicts) = store::run(&state.pool, move |conn| {
         let Some(user) = users::find(conn, &client.0.id, &user_id)? else {
             return Ok(Err(ApiError::NotFound("user")));
         };
-        Ok(Ok(accounts::list_for_user(conn, &user.id)?))
+        let list = accounts::list_for_user(conn, &user.id)?;
+        let ids: Vec<String> = list.iter().map(|a| a.id.clone()).collect();
+        let verdicts = continuity::latest_for_accounts(conn, &ids)?;
+        Ok(Ok((list, verdicts)))
     })
     .await??;
     let views = list
         .iter()
-        .map(|row| AccountView::of(row.clone(), &list))
+        .map(|row| AccountView::of(row.clone(), &list, verdicts.get(&row.id)))
         .collect();
     Ok(HttpResponse::Ok().json(AccountList { accounts: views }))
 }
@@ -326,16 +152,20 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let account = owned_account(&state, &client, id.into_inner()).await?;
     let connection_id = account.connection_id.clone();
-    let siblings = match account.linked_resource_id {
-        None => Vec::new(),
-        Some(_) => {
-            store::run(&state.pool, move |conn| {
-                Ok(accounts::list_for_connection(conn, &connection_id)?)
-            })
-            .await?
-        }
-    };
-    Ok(HttpResponse::Ok().json(AccountView::of(account, &siblings)))
+    let account_id = account.id.clone();
+    let linked = account.linked_resource_id.is_some();
+    let (siblings, mut verdicts) = store::run(&state.pool, move |conn| {
+        let siblings = if linked {
+            accounts::list_for_connection(conn, &connection_id)?
+        } else {
+            Vec::new()
+        };
+        let verdicts = continuity::latest_for_accounts(conn, &[account_id])?;
+        Ok((siblings, verdicts))
+    })
+    .await?;
+    let verdict = verdicts.remove(&account.id);
+    Ok(HttpResponse::Ok().json(AccountView::of(account, &siblings, verdict.as_ref())))
 }
 
 /// An account's balances.
@@ -415,10 +245,16 @@ pub async fn list_transactions(
         return Err(ApiError::invalid("limit", "must be between 1 and 500"));
     }
     if let Some(status) = &query.status {
-        if !matches!(status.as_str(), "pending" | "booked" | "other") {
+        if !matches!(
+            status.parse::<TransactionState>(),
+            Ok(TransactionState::Pending
+                | TransactionState::Booked
+                | TransactionState::Other
+                | TransactionState::Cancelled)
+        ) {
             return Err(ApiError::invalid(
                 "status",
-                "must be pending, booked or other",
+                "must be pending, booked, other or cancelled",
             ));
         }
     }
