@@ -81,6 +81,7 @@ impl Application {
         actix_web::rt::spawn(sweep_expired_consents(
             state.pool.clone(),
             state.clock.clone(),
+            state.config.raw_retention_days,
         ));
         let shared = state.clone();
         let demo_routes = demo.clone();
@@ -132,11 +133,11 @@ impl Application {
 
 /// Every [`SWEEP_EVERY`], from start until the process stops: active connections whose consent
 /// ended turn `reauth_required`, audited, and journeys a crash interrupted after the SCA turn
-/// `error` (see [`crate::connect::expiry`]). A failed sweep is logged and retried at the next
-/// tick.
+/// `error` (see [`crate::connect::expiry`]), and raw bank answers older than
+/// `raw_retention_days` are deleted. A failed sweep is logged and retried at the next tick.
 ///
 /// [`SWEEP_EVERY`]: crate::connect::expiry::SWEEP_EVERY
-async fn sweep_expired_consents(pool: Pool, clock: Clock) {
+async fn sweep_expired_consents(pool: Pool, clock: Clock, raw_retention_days: u32) {
     let mut tick = actix_web::rt::time::interval(crate::connect::expiry::SWEEP_EVERY);
     loop {
         tick.tick().await;
@@ -161,6 +162,16 @@ async fn sweep_expired_consents(pool: Pool, clock: Clock) {
             Ok(ids) if ids.is_empty() => {}
             Ok(ids) => tracing::info!(count = ids.len(), "interrupted journeys failed"),
             Err(e) => tracing::warn!(error = %e, "interrupted journey sweep failed"),
+        }
+        let cutoff = now - chrono::Duration::days(i64::from(raw_retention_days));
+        match store::run(&pool, move |conn| {
+            Ok(store::vault::prune_before(conn, cutoff)?)
+        })
+        .await
+        {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "raw bank answers past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "raw answer retention sweep failed"),
         }
     }
 }

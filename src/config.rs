@@ -36,6 +36,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "revoked_data",
     "feed_cache_mb",
+    "raw_retention_days",
     "database_pool_size",
     "test_clock_file",
     "allow_test_clock",
@@ -88,6 +89,7 @@ struct RawConfig {
     log_format: Option<String>,
     revoked_data: Option<String>,
     feed_cache_mb: Option<u64>,
+    raw_retention_days: Option<u32>,
     database_pool_size: Option<u32>,
     test_clock_file: Option<String>,
     allow_test_clock: Option<bool>,
@@ -155,6 +157,10 @@ pub struct Config {
     /// 0 turns the cache off). Pages are keyed by the account's feed version, which the
     /// database moves on every write, so the cache never serves a changed page.
     pub feed_cache_bytes: usize,
+    /// How long raw bank answers are kept (`PASSERELLE_RAW_RETENTION_DAYS`, default 90): they
+    /// hold personal data, and `passerelle replay` can only re-read what is kept. The server
+    /// deletes older ones at every sweep. `0` keeps none past the next sweep.
+    pub raw_retention_days: u32,
     /// The most database connections this process opens (`PASSERELLE_DATABASE_POOL_SIZE`;
     /// default [`crate::store::default_pool_size`]).
     pub database_pool_size: u32,
@@ -361,6 +367,16 @@ impl Config {
             }
             Some(mb) => mb * MB,
         };
+        let raw_retention_days = match raw.raw_retention_days {
+            None => DEFAULT_RAW_RETENTION_DAYS,
+            Some(days) if days > MAX_RAW_RETENTION_DAYS => {
+                return Err(ConfigError::new(
+                    "raw_retention_days",
+                    format!("{days} days is more than the {MAX_RAW_RETENTION_DAYS} allowed"),
+                ))
+            }
+            Some(days) => days,
+        };
         let database_pool_size = match raw.database_pool_size {
             None => crate::store::default_pool_size(&database_url),
             Some(n @ 1..=MAX_POOL_SIZE) => n,
@@ -387,6 +403,7 @@ impl Config {
             revoked_data,
             database_pool_size,
             feed_cache_bytes: usize::try_from(feed_cache_bytes).unwrap_or(usize::MAX),
+            raw_retention_days,
             database_url,
             listen,
             public_url,
@@ -425,6 +442,10 @@ pub const DEV_CLIENT_ID: &str = "PSDFR-ACPR-99999";
 const MB: u64 = 1024 * 1024;
 /// Default size of the transaction-feed page cache: about 1,800 pages of 100 transactions.
 const DEFAULT_FEED_CACHE_MB: u64 = 64;
+/// Raw bank answers are kept this many days unless configured otherwise.
+pub const DEFAULT_RAW_RETENTION_DAYS: u32 = 90;
+/// Ten years: past that a retention is a typo.
+const MAX_RAW_RETENTION_DAYS: u32 = 3650;
 /// A bound that catches a unit mistake (bytes for megabytes) before it reserves the machine.
 const MAX_FEED_CACHE_MB: u64 = 64 * 1024;
 /// PostgreSQL's default `max_connections` is 100; a pool that large is a typo, not a plan.

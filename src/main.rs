@@ -1,5 +1,5 @@
-//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `certs`, `apikey`,
-//! `sandbox`.
+//! The `passerelle` command line: `serve` (the default), `migrate`, `banks`, `probe`, `replay`,
+//! `certs`, `keys`, `apikey`, `sandbox`.
 
 use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
@@ -77,6 +77,17 @@ enum Command {
         /// Probe the live platform instead of the sandbox one.
         #[arg(long)]
         live: bool,
+    },
+    /// Re-reads the kept raw answers of past syncs through today's normalizer and reconciler,
+    /// without calling the bank (after a normalizer fix, or to rebuild deleted rows); the same
+    /// ids as the live syncs gave. Only answers within PASSERELLE_RAW_RETENTION_DAYS are kept.
+    Replay {
+        /// Only this connection (default: every connection with kept answers).
+        #[arg(long)]
+        connection: Option<String>,
+        /// Only the syncs that started on this day (UTC, `YYYY-MM-DD`) or later.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
     },
     /// Certificate tools.
     Certs {
@@ -160,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
+        Command::Replay { connection, since } => replay(Config::load()?, connection, since),
         Command::Banks { json } => print_banks(&load_registry(&Config::load()?)?, json),
         Command::Certs {
             command:
@@ -298,6 +310,42 @@ fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
 
 /// The registry as a command outside `serve` sees it: the sandbox profiles point at the
 /// configured sandbox addresses (`serve` uses the addresses it actually bound).
+fn replay(
+    config: Config,
+    connection: Option<String>,
+    since: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    let _log = telemetry::init(config.log_format);
+    let pool = app::open_database(&config)?;
+    let registry = load_registry(&config)?;
+    let clock = config.clock();
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let connectors = passerelle::bank::Connectors::new(
+            std::sync::Arc::new(config),
+            std::sync::Arc::new(registry),
+            clock,
+        );
+        let replayed =
+            passerelle::sync::replay::replay(&pool, &connectors, connection.as_deref(), since)
+                .await?;
+        if replayed.is_empty() {
+            out!("nothing to replay: no kept answers");
+        }
+        for r in replayed {
+            out!(
+                "{}: {} sync(s) replayed, {} added, {} updated, {} cancelled",
+                r.connection_id,
+                r.runs,
+                r.written.added,
+                r.written.updated,
+                r.written.cancelled
+            );
+        }
+        Ok(())
+    })
+}
+
 fn load_registry(config: &Config) -> anyhow::Result<Registry> {
     let hosts = config
         .sandbox_listen

@@ -12,7 +12,9 @@ use url::Url;
 
 use super::payments::InitiatePayments;
 use super::policy::{ScaFreshnessPolicy, UnattendedAccessPolicy};
-use super::{BankError, BankResponse, DateRange, PsuContext, RetryGate, TokenSource};
+use super::{
+    BankError, BankErrorKind, BankResponse, DateRange, PsuContext, RetryGate, TokenSource,
+};
 use crate::model::{Account, Balance, BankResourceId, ScaKind, Transaction};
 use crate::oauth::{OAuthError, Refreshed, TokenSet};
 use crate::registry::Bank;
@@ -170,6 +172,28 @@ pub trait ProviderWebhooks {
     ) -> Result<ProviderEvent, BankError>;
 }
 
+/// A kept answer read again (see [`Renormalize`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reread {
+    /// The list of accounts.
+    Accounts(Vec<Account>),
+    /// One account's balances.
+    Balances(Vec<Balance>),
+    /// One account's transactions.
+    Transactions(Vec<Transaction>),
+    /// An answer the replay has no use for (a consent, a token, an error).
+    Other,
+}
+
+/// Reading kept raw answers again with today's normalizer, without calling the provider
+/// (`passerelle replay`, after a normalizer fix).
+pub trait Renormalize {
+    /// Reads the answer kept for `endpoint` (as the vault stores it: the path template, e.g.
+    /// `/accounts/{id}/transactions`) with HTTP `status` and `body`. A body the normalizer
+    /// refuses is an error naming the field.
+    fn reread(&self, endpoint: &str, status: u16, body: &[u8]) -> Result<Reread, BankErrorKind>;
+}
+
 /// One provider as the services see it: its profile, its policies and its capabilities.
 pub trait Connector {
     /// The registry profile it was built from.
@@ -202,4 +226,8 @@ pub trait Connector {
     fn webhooks(&self) -> Option<&dyn ProviderWebhooks>;
     /// Payment initiation, when the provider (and this bank) offers it.
     fn payments(&self) -> Option<&dyn InitiatePayments>;
+    /// Reading kept answers again, when the provider's answers can be replayed.
+    fn renormalize(&self) -> Option<&dyn Renormalize> {
+        None
+    }
 }

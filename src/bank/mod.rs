@@ -25,7 +25,7 @@ use secrecy::SecretString;
 
 pub use connector::{
     AccessChoice, Answer, Connector, GrantAccess, ProviderEvent, ProviderWebhooks, ReadAccounts,
-    ScaRequest,
+    Renormalize, Reread, ScaRequest,
 };
 pub use error::{BankError, BankErrorDetails, BankErrorKind};
 pub use factory::{ConnectorError, Connectors};

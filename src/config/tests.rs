@@ -26,6 +26,7 @@ fn defaults_serve_sqlite_in_the_data_dir_with_the_sandbox_on() {
         assert!(c.bank_registry.is_empty());
         assert_eq!(c.sandbox_token_ttl, std::time::Duration::from_secs(3600));
         assert_eq!(c.feed_cache_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.raw_retention_days, 90);
         assert_eq!(c.database_pool_size, 4, "SQLite's default pool");
         assert!(c.certs.defaults);
         assert_eq!(c.certs.qwac_cert, PathBuf::from("./data/certs/qwac.pem"));
@@ -163,6 +164,8 @@ fn bad_values_are_rejected_naming_the_key() {
         ("PASSERELLE_REVOKED_DATA", "shred"),
         ("PASSERELLE_FEED_CACHE_MB", "67108864"),
         ("PASSERELLE_FEED_CACHE_MB", "lots"),
+        ("PASSERELLE_RAW_RETENTION_DAYS", "99999"),
+        ("PASSERELLE_RAW_RETENTION_DAYS", "-1"),
         ("PASSERELLE_DATABASE_POOL_SIZE", "0"),
     ];
     for (var, value) in cases {

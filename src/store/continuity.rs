@@ -46,6 +46,20 @@ pub fn reference(conn: &mut DbConnection, account_id: &str) -> QueryResult<Optio
     Ok(Some((booked, carried.iter().sum())))
 }
 
+/// Whether the account has a verdict checked at `at` or later.
+pub fn exists_from(
+    conn: &mut DbConnection,
+    account_id: &str,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        balance_continuity::table
+            .filter(balance_continuity::account_id.eq(account_id))
+            .filter(balance_continuity::checked_at.ge(at)),
+    ))
+    .get_result(conn)
+}
+
 /// The newest verdict of each of `account_ids` that has one.
 pub fn latest_for_accounts(
     conn: &mut DbConnection,

@@ -53,6 +53,15 @@ pub fn record_counts(
         .execute(conn)
 }
 
+/// The run with this id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SyncRunRow>> {
+    sync_runs::table
+        .find(id)
+        .select(SyncRunRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// A connection's syncs, newest first.
 pub fn list_for_connection(
     conn: &mut DbConnection,

@@ -10,6 +10,7 @@
 
 pub mod freshness;
 pub mod reconcile;
+pub mod replay;
 pub mod rows;
 pub mod write;
 
@@ -317,6 +318,7 @@ impl SyncRequest<'_> {
             time_zone: bank.time_zone,
             max_rows: self.connector.max_transactions_per_call(),
             activate: self.activate,
+            replay: false,
         };
         let written = store::run_with(self.pool, move |conn| {
             crate::store::write_transaction(conn, |conn| write::commit(conn, &gathered, &commit))

@@ -309,6 +309,11 @@ pub fn plan(
     let mut claimed = vec![false; stored.len()];
     let mut by_reference: HashMap<&str, usize> = HashMap::new();
     let mut by_fingerprint: HashMap<&str, usize> = HashMap::new();
+    let by_id: HashMap<&str, usize> = stored
+        .iter()
+        .enumerate()
+        .map(|(i, row)| (row.id.as_str(), i))
+        .collect();
     for (i, row) in stored.iter().enumerate() {
         if let Some(reference) = row.entry_reference.as_deref() {
             by_reference.entry(reference).or_insert(i);
@@ -316,15 +321,18 @@ pub fn plan(
         by_fingerprint.entry(row.fingerprint.as_str()).or_insert(i);
     }
 
-    // Rule 1: the same reference, else the same fingerprint.
+    // Rule 1: the same reference, else the same fingerprint; else the row this one would
+    // create (its derived id), which a replay of an older answer over newer rows meets.
     let mut matched: Vec<(usize, usize)> = Vec::new();
     let mut unmatched: Vec<usize> = Vec::new();
     for (f, row) in fetched.iter().enumerate() {
+        let derived = transaction_id(&row.account_id, &row.fingerprint, row.first_seen_at);
         let hit = row
             .entry_reference
             .as_deref()
             .and_then(|r| by_reference.get(r))
             .or_else(|| by_fingerprint.get(row.fingerprint.as_str()))
+            .or_else(|| by_id.get(derived.as_str()))
             .copied()
             .filter(|&s| !claimed[s]);
         match hit {

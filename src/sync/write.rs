@@ -77,6 +77,10 @@ pub struct Commit {
     pub max_rows: Option<u32>,
     /// Activate the connection with the data (the journey's first sync).
     pub activate: bool,
+    /// A replay of kept answers: the connection's last sync time stays, and the continuity
+    /// verdicts already recorded stand (a replay over rows still stored sees nothing book);
+    /// only missing ones are computed (the normalized rows were deleted).
+    pub replay: bool,
 }
 
 /// What a commit changed.
@@ -151,6 +155,9 @@ pub fn commit(
             .find(|(key, _)| key == &row.account_key)
             .and_then(|(_, list)| list.iter().find(|b| b.kind == BalanceKind::Booked))
             .map(|b| b.amount.minor);
+        if c.replay && continuity::exists_from(conn, account_id, c.now)? {
+            continue;
+        }
         let plan = plans.get(row.account_key.as_str());
         let verdict = continuity_row(conn, account_id, booked, plan, c)?;
         continuity::insert(conn, &verdict)?;
@@ -165,11 +172,13 @@ pub fn commit(
         written.updated,
         written.cancelled,
     )?;
-    connections::update(
-        conn,
-        &c.connection_id,
-        connections::ConnectionUpdate::Synced { at: c.finished },
-    )?;
+    if !c.replay {
+        connections::update(
+            conn,
+            &c.connection_id,
+            connections::ConnectionUpdate::Synced { at: c.finished },
+        )?;
+    }
     if c.activate {
         connections::update(
             conn,

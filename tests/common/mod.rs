@@ -125,6 +125,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         log_format: LogFormat::Pretty,
         revoked_data: passerelle::config::RevokedData::Keep,
         feed_cache_bytes: 8 * 1024 * 1024,
+        raw_retention_days: passerelle::config::DEFAULT_RAW_RETENTION_DAYS,
         database_pool_size: passerelle::store::default_pool_size(&db.url),
         test_clock_file: None,
     }

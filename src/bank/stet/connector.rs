@@ -12,11 +12,12 @@ use super::wire::ais::Access;
 use super::wire::AccountIdentification;
 use super::StetClient;
 use crate::bank::connector::{
-    AccessChoice, Answer, Connector, GrantAccess, ProviderWebhooks, ReadAccounts, ScaRequest,
+    AccessChoice, Answer, Connector, GrantAccess, ProviderWebhooks, ReadAccounts, Renormalize,
+    Reread, ScaRequest,
 };
 use crate::bank::payments::InitiatePayments;
 use crate::bank::policy::{Freshness, ScaFreshnessPolicy, UnattendedAccessPolicy};
-use crate::bank::{BankError, BankResponse, PsuContext, TokenSource};
+use crate::bank::{BankError, BankErrorKind, BankResponse, PsuContext, TokenSource};
 use crate::model::{Account, ScaAction, ScaKind};
 use crate::oauth::{OAuthClient, OAuthError, Refreshed, TokenSet};
 use crate::registry::{Bank, Scope, StetProfile};
@@ -220,5 +221,15 @@ impl Connector for StetConnector {
         self.stet
             .has_scope(Scope::Pisp)
             .then_some(self as &dyn InitiatePayments)
+    }
+
+    fn renormalize(&self) -> Option<&dyn Renormalize> {
+        Some(self)
+    }
+}
+
+impl Renormalize for StetConnector {
+    fn reread(&self, endpoint: &str, status: u16, body: &[u8]) -> Result<Reread, BankErrorKind> {
+        super::replay::reread(self.bank.time_zone, endpoint, status, body)
     }
 }

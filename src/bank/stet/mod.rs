@@ -6,6 +6,7 @@ pub mod connector;
 pub mod fuzz;
 pub mod map;
 pub mod payments;
+pub mod replay;
 pub mod request;
 pub mod wire;
 
