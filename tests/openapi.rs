@@ -320,7 +320,10 @@ async fn the_declared_parameter_constraints_reject_what_the_server_rejects() {
     assert_eq!(limit["maximum"], passerelle::api::accounts::MAX_PAGE);
     assert_eq!(limit["default"], passerelle::api::accounts::DEFAULT_PAGE);
     let status = param("status");
-    assert_eq!(status["enum"], json!(["pending", "booked", "other"]));
+    assert_eq!(
+        status["enum"],
+        json!(["pending", "booked", "other", "cancelled"])
+    );
 
     // An account nobody has: what passes the declared rules is answered 404, what breaks them
     // 422 naming the parameter.
@@ -332,6 +335,7 @@ async fn the_declared_parameter_constraints_reject_what_the_server_rejects() {
         ("status=booked", &status, json!("booked"), true),
         ("status=pending", &status, json!("pending"), true),
         ("status=other", &status, json!("other"), true),
+        ("status=cancelled", &status, json!("cancelled"), true),
         ("status=lost", &status, json!("lost"), false),
     ] {
         let mut root = schema.clone();

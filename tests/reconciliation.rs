@@ -90,6 +90,21 @@ async fn last_answer_and_shown(app: &TestApp, iban: &str, account: &str) -> (usi
     (answer["transactions"].as_array().unwrap().len(), shown)
 }
 
+/// The kinds of a transaction's recorded changes, oldest first, each from a different run.
+async fn changes(app: &TestApp, id: &str) -> Vec<String> {
+    let id = id.to_owned();
+    let rows = passerelle::store::run(&app.state.pool, move |conn| {
+        Ok(passerelle::store::transaction_changes::for_transaction(
+            conn, &id,
+        )?)
+    })
+    .await
+    .unwrap();
+    let runs: HashSet<&String> = rows.iter().map(|c| &c.sync_run_id).collect();
+    assert_eq!(runs.len(), rows.len(), "one change per run: {rows:?}");
+    rows.iter().map(|c| c.kind.clone()).collect()
+}
+
 /// What the app can see of a day: every row by id (default feed and cancelled ones).
 #[derive(Clone)]
 struct Day {
@@ -220,6 +235,15 @@ async fn three_bank_days_keep_every_id_cancel_released_rows_and_check_balances()
             hugo_day3.cancelled.contains(preauth.as_str().unwrap()),
             "the released pre-authorisation is cancelled, same id"
         );
+        // Each change is recorded with the sync run that made it.
+        assert_eq!(
+            changes(&app, late.as_str().unwrap()).await,
+            ["added", "booked"]
+        );
+        assert_eq!(
+            changes(&app, preauth.as_str().unwrap()).await,
+            ["added", "cancelled"]
+        );
         // Every row pending on day 0 booked within three days under the same id (with and
         // without references, with a reference given only at booking, without dates while
         // pending), or was released and is cancelled.
@@ -272,5 +296,71 @@ async fn three_bank_days_keep_every_id_cancel_released_rows_and_check_balances()
             .nth(1)
             .is_some_and(|cents| cents.len() == 2));
         assert_eq!(minor, expected, "{gap}");
+    }
+}
+
+/// A transactions call skipped for quota proves nothing: the pre-authorisation released that
+/// day stays pending (and the day's continuity is `unknown`) until a sync reads the
+/// transactions again and cancels it.
+#[actix_web::test]
+async fn a_call_skipped_for_quota_cancels_nothing() {
+    use passerelle::store::quota::{self, QuotaKey};
+    for db in TestDb::all() {
+        let app = TestApp::spawn_with_sandbox(db).await;
+        let browser = HttpBrowser::new(&app);
+        let hugo = connect(&app, &browser, "hugo", "sandbox-bcp", "HUGO").await;
+        let acc = account(&app, "hugo").await;
+        let account_id = acc["id"].as_str().unwrap().to_owned();
+        let preauth = all(&app, &account_id, None)
+            .await
+            .into_iter()
+            .find(|t| {
+                t["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("PREAUTORISATION")
+                    && t["status"] == "pending"
+            })
+            .expect("a pending pre-authorisation")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        app.state.clock.advance(DAY).unwrap();
+        // Another process spent the day's four transactions calls of this account.
+        let key = QuotaKey {
+            bank_id: "sandbox-bcp".into(),
+            client_id: app.state.config.client_id.clone(),
+            psu_id: hugo.clone(),
+            iban: acc["identification"]["value"].as_str().unwrap().to_owned(),
+            method: "transactions".into(),
+        };
+        let day = app.state.clock.now().with_timezone(&Paris).date_naive();
+        passerelle::store::run(&app.state.pool, move |conn| {
+            for _ in 0..4 {
+                assert!(quota::try_spend(conn, &key, day, 4)?);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let outcome = batch_sync(&app, &hugo).await.expect("the day's sync");
+        assert_eq!(outcome.skipped_for_quota, 1, "{outcome:?}");
+        assert_eq!(outcome.cancelled, 0);
+        let shown = all(&app, &account_id, None).await;
+        let row = shown.iter().find(|t| t["id"] == preauth.as_str()).unwrap();
+        assert_eq!(row["status"], "pending", "{row}");
+        assert_eq!(
+            account(&app, "hugo").await["continuity"]["verdict"],
+            "unknown"
+        );
+
+        app.state.clock.advance(DAY).unwrap();
+        let outcome = batch_sync(&app, &hugo).await.expect("the next day's sync");
+        assert_eq!(outcome.cancelled, 1, "{outcome:?}");
+        let cancelled = all(&app, &account_id, Some("cancelled")).await;
+        assert_eq!(cancelled.len(), 1);
+        assert_eq!(cancelled[0]["id"], preauth.as_str());
+        assert_eq!(account(&app, "hugo").await["continuity"]["verdict"], "ok");
     }
 }
