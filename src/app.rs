@@ -8,16 +8,20 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::api::auth::AuthCache;
 use crate::api::feed_cache::FeedPageCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Keyring;
+use crate::jobs::{Worker, WorkerOptions};
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::state::AppState;
 use crate::store::{self, Pool};
+use crate::sync::service::SyncContext;
 use crate::tls::certs;
 use crate::web::demo::DemoClient;
 
@@ -28,6 +32,7 @@ pub struct Application {
     state: web::Data<AppState>,
     sandbox: Option<SandboxHandle>,
     demo: Option<web::Data<DemoClient>>,
+    workers: (watch::Sender<bool>, Vec<JoinHandle<()>>),
 }
 
 impl Application {
@@ -78,11 +83,9 @@ impl Application {
             feed_cache,
             clock,
         });
-        actix_web::rt::spawn(sweep_expired_consents(
-            state.pool.clone(),
-            state.clock.clone(),
-            state.config.raw_retention_days,
-        ));
+        // The single-process set-up runs its workers here; a serve-only fleet sets
+        // PASSERELLE_WORKERS=0 and runs `passerelle worker` processes beside it.
+        let workers = start_workers(&state, state.config.workers);
         let shared = state.clone();
         let demo_routes = demo.clone();
         let server =
@@ -98,6 +101,7 @@ impl Application {
             state,
             sandbox,
             demo,
+            workers,
         })
     }
 
@@ -121,9 +125,15 @@ impl Application {
         self.demo.as_ref().and_then(|d| d.url())
     }
 
-    /// Serves until SIGTERM/SIGINT, then shuts down gracefully (the sandbox with it).
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully: the workers finish the job they
+    /// run and stop, then the sandbox.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        let (stop, handles) = self.workers;
+        let _ = stop.send(true);
+        for handle in handles {
+            let _ = handle.await;
+        }
         if let Some(sandbox) = &self.sandbox {
             sandbox.stop().await;
         }
@@ -131,49 +141,29 @@ impl Application {
     }
 }
 
-/// Every [`SWEEP_EVERY`], from start until the process stops: active connections whose consent
-/// ended turn `reauth_required`, audited, and journeys a crash interrupted after the SCA turn
-/// `error` (see [`crate::connect::expiry`]), and raw bank answers older than
-/// `raw_retention_days` are deleted. A failed sweep is logged and retried at the next tick.
-///
-/// [`SWEEP_EVERY`]: crate::connect::expiry::SWEEP_EVERY
-async fn sweep_expired_consents(pool: Pool, clock: Clock, raw_retention_days: u32) {
-    let mut tick = actix_web::rt::time::interval(crate::connect::expiry::SWEEP_EVERY);
-    loop {
-        tick.tick().await;
-        let now = clock.stored_now();
-        let swept = store::run(&pool, move |conn| {
-            Ok(crate::connect::expiry::expire_due(conn, now)?)
+/// Starts `count` job workers on this process's runtime (see [`crate::jobs`]): they plan the
+/// scheduled syncs and the minute's sweep, and run them. The sender stops them.
+pub fn start_workers(state: &AppState, count: usize) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
+    let (stop, stopped) = watch::channel(false);
+    let ctx = SyncContext {
+        pool: state.pool.clone(),
+        config: state.config.clone(),
+        keyring: state.keyring.clone(),
+        clock: state.clock.clone(),
+    };
+    let handles = (0..count)
+        .map(|n| {
+            let worker = Worker::new(
+                ctx.clone(),
+                state.registry.clone(),
+                WorkerOptions::default(),
+                Worker::process_name(n),
+            );
+            let stopped = stopped.clone();
+            actix_web::rt::spawn(async move { worker.run(stopped).await })
         })
-        .await;
-        match swept {
-            Ok(ids) if ids.is_empty() => {}
-            Ok(ids) => tracing::info!(
-                count = ids.len(),
-                "consents expired: reauthorization needed"
-            ),
-            Err(e) => tracing::warn!(error = %e, "consent expiry sweep failed"),
-        }
-        let settled = store::run(&pool, move |conn| {
-            Ok(crate::connect::expiry::fail_interrupted(conn, now)?)
-        })
-        .await;
-        match settled {
-            Ok(ids) if ids.is_empty() => {}
-            Ok(ids) => tracing::info!(count = ids.len(), "interrupted journeys failed"),
-            Err(e) => tracing::warn!(error = %e, "interrupted journey sweep failed"),
-        }
-        let cutoff = now - chrono::Duration::days(i64::from(raw_retention_days));
-        match store::run(&pool, move |conn| {
-            Ok(store::vault::prune_before(conn, cutoff)?)
-        })
-        .await
-        {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "raw bank answers past their retention deleted"),
-            Err(e) => tracing::warn!(error = %e, "raw answer retention sweep failed"),
-        }
-    }
+        .collect();
+    (stop, handles)
 }
 
 /// Starts the built-in sandbox bank when configured. With production certificates there is no

@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "revoked_data",
     "feed_cache_mb",
     "raw_retention_days",
+    "workers",
     "database_pool_size",
     "test_clock_file",
     "allow_test_clock",
@@ -90,6 +91,7 @@ struct RawConfig {
     revoked_data: Option<String>,
     feed_cache_mb: Option<u64>,
     raw_retention_days: Option<u32>,
+    workers: Option<usize>,
     database_pool_size: Option<u32>,
     test_clock_file: Option<String>,
     allow_test_clock: Option<bool>,
@@ -161,6 +163,10 @@ pub struct Config {
     /// hold personal data, and `passerelle replay` can only re-read what is kept. The server
     /// deletes older ones at every sweep. `0` keeps none past the next sweep.
     pub raw_retention_days: u32,
+    /// Job workers `serve` runs beside the HTTP server (`PASSERELLE_WORKERS`, default 1: the
+    /// single-process set-up); `0` for a serve-only fleet whose jobs run in `passerelle worker`
+    /// processes.
+    pub workers: usize,
     /// The most database connections this process opens (`PASSERELLE_DATABASE_POOL_SIZE`;
     /// default [`crate::store::default_pool_size`]).
     pub database_pool_size: u32,
@@ -377,6 +383,16 @@ impl Config {
             }
             Some(days) => days,
         };
+        let workers = match raw.workers {
+            None => 1,
+            Some(n @ 0..=MAX_WORKERS) => n,
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "workers",
+                    format!("{n} is more than the {MAX_WORKERS} allowed"),
+                ))
+            }
+        };
         let database_pool_size = match raw.database_pool_size {
             None => crate::store::default_pool_size(&database_url),
             Some(n @ 1..=MAX_POOL_SIZE) => n,
@@ -404,6 +420,7 @@ impl Config {
             database_pool_size,
             feed_cache_bytes: usize::try_from(feed_cache_bytes).unwrap_or(usize::MAX),
             raw_retention_days,
+            workers,
             database_url,
             listen,
             public_url,
@@ -444,6 +461,8 @@ const MB: u64 = 1024 * 1024;
 const DEFAULT_FEED_CACHE_MB: u64 = 64;
 /// Raw bank answers are kept this many days unless configured otherwise.
 pub const DEFAULT_RAW_RETENTION_DAYS: u32 = 90;
+/// Most job workers one process runs.
+const MAX_WORKERS: usize = 64;
 /// Ten years: past that a retention is a typo.
 const MAX_RAW_RETENTION_DAYS: u32 = 3650;
 /// A bound that catches a unit mistake (bytes for megabytes) before it reserves the machine.

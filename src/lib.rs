@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod fuzzing;
 pub mod httpsig;
+pub mod jobs;
 pub mod model;
 pub mod oauth;
 pub mod registry;

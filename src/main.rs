@@ -47,6 +47,9 @@ macro_rules! notice {
     };
 }
 
+// After the macros: the operator's commands use `out!`.
+mod ops;
+
 /// Passerelle, a self-hostable PSD2 open-banking aggregator.
 #[derive(Debug, Parser)]
 #[command(name = "passerelle", version, about)]
@@ -89,6 +92,28 @@ enum Command {
         #[arg(long)]
         since: Option<chrono::NaiveDate>,
     },
+    /// Runs job workers only (the scheduled syncs, the minute's sweep), for a fleet whose
+    /// `serve` processes run with PASSERELLE_WORKERS=0. Stops on Ctrl-C or SIGTERM after the
+    /// jobs under way.
+    Worker {
+        /// How many workers this process runs.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
+    /// Lists the job queue (queued, running, retrying, dead), or retries a dead job.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<JobsCommand>,
+    },
+    /// Syncs without the user, now, through the scheduler's path (the quota ledger applies).
+    Sync {
+        /// This connection; exits non-zero with the reason when refused.
+        #[arg(long, required_unless_present = "due", conflicts_with = "due")]
+        connection: Option<String>,
+        /// Every connection due by the schedule, once.
+        #[arg(long)]
+        due: bool,
+    },
     /// Certificate tools.
     Certs {
         #[command(subcommand)]
@@ -116,6 +141,15 @@ enum CertsCommand {
         /// The PSD2 organisation identifier to put in the subjects.
         #[arg(long, default_value = passerelle::config::DEV_CLIENT_ID)]
         organization_identifier: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Gives a dead job another run now, its attempts counted from zero.
+    Retry {
+        /// The job's id (see `passerelle jobs`).
+        id: String,
     },
 }
 
@@ -172,6 +206,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
         Command::Replay { connection, since } => replay(Config::load()?, connection, since),
+        Command::Worker { count } => ops::worker(Config::load()?, count),
+        Command::Jobs { command } => match command {
+            None => ops::jobs(&Config::load()?),
+            Some(JobsCommand::Retry { id }) => ops::retry_job(&Config::load()?, &id),
+        },
+        Command::Sync { connection, due } => ops::sync(Config::load()?, connection, due),
         Command::Banks { json } => print_banks(&load_registry(&Config::load()?)?, json),
         Command::Certs {
             command:

@@ -533,6 +533,7 @@ fn sync_runs_record_start_and_end() {
             transactions_added: 0,
             transactions_updated: 0,
             transactions_cancelled: 0,
+            skipped_for_quota: 0,
         };
         sync_runs::insert(conn, &run).unwrap();
         assert_eq!(
@@ -584,64 +585,6 @@ fn quota_ledger_never_spends_a_fifth_call_per_day() {
             quota::try_spend(conn, &key, day.succ_opt().unwrap(), 4).unwrap(),
             "new day"
         );
-    });
-}
-
-#[test]
-fn jobs_deduplicate_claim_once_and_retry() {
-    for_each_backend(|_, conn| {
-        let t = store::now();
-        let job = JobRow {
-            id: new_id(),
-            kind: "sync_connection".into(),
-            dedup_key: Some(format!("sync:{}", new_id())),
-            payload: r#"{"connection_id":"c1"}"#.into(),
-            status: "queued".into(),
-            attempts: 0,
-            run_at: t - Duration::seconds(1),
-            locked_by: None,
-            locked_until: None,
-            last_error: None,
-            created_at: t,
-            updated_at: t,
-        };
-        assert!(jobs::enqueue(conn, &job).unwrap());
-        assert_eq!(jobs::find(conn, &job.id).unwrap(), Some(job.clone()));
-        assert!(
-            !jobs::enqueue(
-                conn,
-                &JobRow {
-                    id: new_id(),
-                    ..job.clone()
-                }
-            )
-            .unwrap(),
-            "deduplicated"
-        );
-        let lease = store::now() + Duration::seconds(60);
-        let claimed = jobs::claim(conn, "w1", lease).unwrap().unwrap();
-        assert_eq!(
-            (claimed.id.as_str(), claimed.attempts),
-            (job.id.as_str(), 1)
-        );
-        assert!(
-            jobs::claim(conn, "w2", lease).unwrap().is_none(),
-            "claimed once"
-        );
-        jobs::fail(
-            conn,
-            &job.id,
-            "bank unavailable",
-            Some(store::now() - Duration::seconds(1)),
-        )
-        .unwrap();
-        let again = jobs::claim(conn, "w2", lease).unwrap().unwrap();
-        assert_eq!(
-            (again.attempts, again.last_error.as_deref()),
-            (2, Some("bank unavailable"))
-        );
-        jobs::complete(conn, &job.id).unwrap();
-        assert_eq!(jobs::find(conn, &job.id).unwrap().unwrap().status, "done");
     });
 }
 

@@ -45,6 +45,13 @@ pub enum ApiError {
     /// A connect link could not be issued; the cause is logged, never shown.
     #[error("internal error")]
     Link(#[from] crate::connect::link::LinkError),
+    /// Without the user, the bank's unattended calls for today are spent: nothing was sent.
+    /// The problem carries `retry_at`, when they reset (the bank's midnight).
+    #[error("the bank's unattended calls for this connection are spent for today (see `retry_at`); with the user present (PSU-IP-Address) the sync is not limited")]
+    QuotaExhausted {
+        /// When the provider's day ends.
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl ApiError {
@@ -65,6 +72,7 @@ impl ApiError {
             Self::Conflict(_) => ProblemCode::Conflict,
             Self::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
             Self::ScaRequired(_) => ProblemCode::ScaRequired,
+            Self::QuotaExhausted { .. } => ProblemCode::QuotaExhausted,
             Self::Store(_) | Self::Internal(_) | Self::Link(_) => ProblemCode::Internal,
         }
     }
@@ -87,6 +95,9 @@ pub enum ProblemCode {
     MethodNotAllowed,
     /// 409: the read needs a fresh SCA; `sca` is the challenge to resolve, then retry.
     ScaRequired,
+    /// 429: without the user, the bank's calls for today are spent; `retry_at` says when they
+    /// reset (also as `Retry-After`).
+    QuotaExhausted,
     /// 500: Passerelle failed; the cause is logged, never shown.
     Internal,
 }
@@ -101,6 +112,7 @@ impl ProblemCode {
             Self::Conflict => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ScaRequired => "sca_required",
+            Self::QuotaExhausted => "quota_exhausted",
             Self::Internal => "internal",
         }
     }
@@ -141,6 +153,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub sca: Option<ScaView>,
+    /// For `quota_exhausted` only: when the bank's unattended calls reset (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub retry_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ResponseError for ApiError {
@@ -151,6 +167,7 @@ impl ResponseError for ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) | Self::ScaRequired(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::QuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(_) | Self::Internal(_) | Self::Link(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -179,6 +196,10 @@ impl ResponseError for ApiError {
                 Self::ScaRequired(sca) => Some(sca.as_ref().clone()),
                 _ => None,
             },
+            retry_at: match self {
+                Self::QuotaExhausted { retry_at } => Some(*retry_at),
+                _ => None,
+            },
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
@@ -188,6 +209,11 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            Self::QuotaExhausted { retry_at } => {
+                // An HTTP-date (RFC 9110 §10.2.3): the instant itself, whatever the clock.
+                let date = retry_at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                response.insert_header((header::RETRY_AFTER, date));
             }
             _ => {}
         }

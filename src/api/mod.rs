@@ -12,6 +12,7 @@ pub mod json;
 pub mod openapi;
 pub mod responses;
 pub mod sca;
+pub mod syncs;
 
 use actix_web::{web, HttpResponse};
 
@@ -42,6 +43,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(connections::show)
     .service(connections::reauthorize)
     .service(connections::remove)
+    .service(syncs::request)
+    .service(syncs::list)
     .service(accounts::list_for_user)
     .service(accounts::show)
     .service(accounts::list_balances)

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, banks, connections, error, health, json, responses, sca};
+use super::{accounts, banks, connections, error, health, json, responses, sca, syncs};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -25,6 +25,8 @@ use super::{accounts, banks, connections, error, health, json, responses, sca};
         connections::show,
         connections::reauthorize,
         connections::remove,
+        syncs::request,
+        syncs::list,
         accounts::list_for_user,
         accounts::show,
         accounts::list_balances,

@@ -95,7 +95,7 @@ pub struct UnattendedAccessPolicy {
     pub calls_per_day: Option<u32>,
     /// The time zone of the provider's calendar day.
     pub time_zone: Tz,
-    /// Whether the list of accounts counts (STET's ledger key has an IBAN, so it does not).
+    /// Whether the list of accounts counts (per PSU: its key has no account).
     pub counts_account_list: bool,
 }
 

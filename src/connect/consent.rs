@@ -297,6 +297,7 @@ pub async fn apply(
         client_id: &state.config.client_id,
         trigger: "psu",
         activate: true,
+        run_id: None,
     };
     sync.run()
         .await

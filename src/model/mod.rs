@@ -9,6 +9,7 @@ mod stored;
 mod account;
 mod connection;
 mod iban;
+mod job;
 mod money;
 mod payment;
 mod reconciliation;
@@ -20,6 +21,7 @@ pub use account::{
 };
 pub use connection::ConnectionStatus;
 pub use iban::Iban;
+pub use job::{JobKind, JobStatus};
 pub use money::{Currency, InvalidCurrency, Money, MoneyError};
 pub use payment::{PaymentOrder, PaymentStatus};
 pub use reconciliation::{ChangeKind, ContinuityVerdict, TransactionState};

@@ -338,4 +338,10 @@ impl Bank {
             _ => None,
         }
     }
+
+    /// Unattended calls the provider allows per key and calendar day (STET: the profile's
+    /// `batch_calls_per_day`); `None` when its profile sets no such limit.
+    pub fn batch_calls_per_day(&self) -> Option<u32> {
+        self.stet().map(|stet| stet.limits.batch_calls_per_day)
+    }
 }

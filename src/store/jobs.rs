@@ -1,25 +1,22 @@
 //! The durable job queue. A job is claimed under a lease, run outside the claim's transaction,
-//! then completed or failed with a retry time computed by the caller.
+//! kept alive by heartbeats that extend the lease, then completed (deleted: the work's own
+//! record, e.g. the sync run, says what it did), retried later, or declared dead with its last
+//! error. A lease that expires (its worker was killed) makes the job claimable again, so every
+//! job must be safe to run twice. Every instant comes from the caller's clock.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::models::JobRow;
 use super::schema::jobs;
-use super::{now, DbConnection};
+use super::DbConnection;
+use crate::model::JobStatus;
 
-/// Enqueues a job unless one with the same `dedup_key` is still queued or running.
-/// Returns whether a new job was stored.
+/// Enqueues a job unless one with the same `dedup_key` is queued or running (a dead job gives
+/// its key up). Returns whether a new job was stored.
 pub fn enqueue(conn: &mut DbConnection, row: &JobRow) -> QueryResult<bool> {
     crate::store::write_transaction(conn, |conn| {
         if let Some(key) = &row.dedup_key {
-            // A finished job frees its key for the next run of the same work.
-            diesel::delete(
-                jobs::table
-                    .filter(jobs::dedup_key.eq(key))
-                    .filter(jobs::status.eq_any(["done", "failed"])),
-            )
-            .execute(conn)?;
             let live: i64 = jobs::table
                 .filter(jobs::dedup_key.eq(key))
                 .count()
@@ -42,21 +39,24 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobRow>> {
         .optional()
 }
 
-/// Claims the next due job (queued and due, or running with an expired lease) for `worker`
-/// until `lease_until`. PostgreSQL skips rows other workers have locked; SQLite serialises
-/// claimers with an immediate transaction.
+/// Claims the next due job (queued and due at `at`, or running with a lease expired by `at`)
+/// for `worker` until `lease_until`, counting the attempt. PostgreSQL skips rows other workers
+/// have locked (`FOR UPDATE SKIP LOCKED`); SQLite serialises claimers with an immediate
+/// transaction.
 pub fn claim(
     conn: &mut DbConnection,
     worker: &str,
+    at: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<JobRow>> {
-    let at = now();
     let due = jobs::table
         .filter(
             jobs::status
-                .eq("queued")
+                .eq(JobStatus::Queued.as_str())
                 .and(jobs::run_at.le(at))
-                .or(jobs::status.eq("running").and(jobs::locked_until.lt(at))),
+                .or(jobs::status
+                    .eq(JobStatus::Running.as_str())
+                    .and(jobs::locked_until.lt(at))),
         )
         .order((jobs::run_at.asc(), jobs::id.asc()))
         .select(jobs::id);
@@ -64,7 +64,7 @@ pub fn claim(
         (
             diesel::update(jobs::table.find(id.to_owned())),
             (
-                jobs::status.eq("running"),
+                jobs::status.eq(JobStatus::Running.as_str()),
                 jobs::locked_by.eq(Some(worker.to_owned())),
                 jobs::locked_until.eq(Some(lease_until)),
                 jobs::attempts.eq(jobs::attempts + 1),
@@ -73,7 +73,7 @@ pub fn claim(
         )
     };
     let claimed: Option<String> = match conn {
-        // The claim differs per backend (see the module docs); both are write transactions.
+        // The claim differs per backend (see above); both are write transactions.
         #[allow(clippy::disallowed_methods)]
         DbConnection::Pg(c) => c.transaction(|c| {
             let id: Option<String> = due.for_update().skip_locked().first(c).optional()?;
@@ -98,37 +98,122 @@ pub fn claim(
     }
 }
 
-/// Marks a job done.
-pub fn complete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    diesel::update(jobs::table.find(id))
-        .set((
-            jobs::status.eq("done"),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<NaiveDateTime>),
-            jobs::updated_at.eq(now()),
-        ))
-        .execute(conn)
+/// The row of job `id` while `worker` still holds its lease.
+macro_rules! held {
+    ($id:expr, $worker:expr) => {
+        jobs::table
+            .find($id)
+            .filter(jobs::locked_by.eq($worker))
+            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+    };
 }
 
-/// Records a failure: the job runs again at `retry_at`, or is given up when `retry_at` is None.
+/// Extends `worker`'s lease on job `id` to `lease_until`. `false`: the lease was lost (it
+/// expired and another worker took the job), so the caller must stop writing for it.
+pub fn heartbeat(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, worker))
+        .set(jobs::locked_until.eq(Some(lease_until)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// The job is done: it leaves the queue. `false`: the lease was lost meanwhile (the other
+/// worker's run completes it).
+pub fn complete(conn: &mut DbConnection, id: &str, worker: &str) -> QueryResult<bool> {
+    diesel::delete(held!(id, worker))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Records a failed attempt: the job runs again at `retry_at`, or, with `None`, is dead (kept
+/// with `error` for `passerelle jobs`, its dedup key given up).
 pub fn fail(
     conn: &mut DbConnection,
     id: &str,
+    worker: &str,
     error: &str,
     retry_at: Option<NaiveDateTime>,
-) -> QueryResult<usize> {
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
     let (status, run_at) = match retry_at {
-        Some(at) => ("queued", at),
-        None => ("failed", now()),
+        Some(when) => (JobStatus::Queued, when),
+        None => (JobStatus::Dead, at),
     };
-    diesel::update(jobs::table.find(id))
+    let dedup_key = match status {
+        JobStatus::Dead => None,
+        _ => find(conn, id)?.and_then(|j| j.dedup_key),
+    };
+    diesel::update(held!(id, worker))
         .set((
-            jobs::status.eq(status),
+            jobs::status.eq(status.as_str()),
             jobs::run_at.eq(run_at),
             jobs::last_error.eq(Some(error)),
+            jobs::dedup_key.eq(dedup_key),
             jobs::locked_by.eq(None::<String>),
             jobs::locked_until.eq(None::<NaiveDateTime>),
-            jobs::updated_at.eq(now()),
+            jobs::updated_at.eq(at),
         ))
         .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Hands the job back unfinished (a graceful shutdown): queued again at `at`, the attempt not
+/// counted.
+pub fn release(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, worker))
+        .set((
+            jobs::status.eq(JobStatus::Queued.as_str()),
+            jobs::run_at.eq(at),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Every job in the queue (queued, running, retrying, dead), the next to run first.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<JobRow>> {
+    jobs::table
+        .order((jobs::status.asc(), jobs::run_at.asc(), jobs::id.asc()))
+        .select(JobRow::as_select())
+        .load(conn)
+}
+
+/// How many jobs are in each status.
+pub fn counts(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table
+        .group_by(jobs::status)
+        .select((jobs::status, diesel::dsl::count_star()))
+        .order(jobs::status.asc())
+        .load(conn)
+}
+
+/// Gives a dead job another run at `at`, its attempts counted from zero. `false` when there
+/// is no dead job `id`.
+pub fn retry(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::status.eq(JobStatus::Dead.as_str())),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Queued.as_str()),
+        jobs::attempts.eq(0),
+        jobs::run_at.eq(at),
+        jobs::updated_at.eq(at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }

@@ -206,6 +206,8 @@ pub struct SyncRunRow {
     pub transactions_added: i64,
     pub transactions_updated: i64,
     pub transactions_cancelled: i64,
+    /// Calls not sent because the day's unattended quota was spent.
+    pub skipped_for_quota: i64,
 }
 
 /// One change of a transaction, made by one sync run (see [`crate::model::ChangeKind`]).

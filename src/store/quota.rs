@@ -72,6 +72,18 @@ pub fn try_spend(
     Ok(spent == 1)
 }
 
+/// Marks `key` spent for `day` (the bank answered 429: it counts calls Passerelle did not,
+/// e.g. another TPP instance's): no call under it is sent again that day.
+pub fn exhaust(
+    conn: &mut DbConnection,
+    key: &QuotaKey,
+    day: NaiveDate,
+    limit: i64,
+) -> QueryResult<()> {
+    while try_spend(conn, key, day, limit)? {}
+    Ok(())
+}
+
 /// Calls spent under `key` on `day`.
 pub fn spent(conn: &mut DbConnection, key: &QuotaKey, day: NaiveDate) -> QueryResult<i64> {
     quota_ledger::table

@@ -51,6 +51,7 @@ diesel::table! {
         sca_browser_hash -> Nullable<Text>,
         sca_amr -> Nullable<Text>,
         sca_session -> Nullable<Text>,
+        next_sync_at -> Nullable<Timestamp>,
     }
 }
 
@@ -150,6 +151,7 @@ diesel::table! {
         transactions_added -> BigInt,
         transactions_updated -> BigInt,
         transactions_cancelled -> BigInt,
+        skipped_for_quota -> BigInt,
     }
 }
 

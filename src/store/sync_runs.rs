@@ -36,6 +36,33 @@ pub fn finish(
         .execute(conn)
 }
 
+/// Stores the run, replacing the queued one the API announced under the same id (in the
+/// sync's transaction).
+pub fn save(conn: &mut DbConnection, row: &SyncRunRow) -> QueryResult<()> {
+    let updated = diesel::update(sync_runs::table.find(&row.id))
+        .set((
+            sync_runs::trigger_kind.eq(&row.trigger_kind),
+            sync_runs::status.eq(&row.status),
+            sync_runs::started_at.eq(row.started_at),
+            sync_runs::finished_at.eq(row.finished_at),
+            sync_runs::error.eq(&row.error),
+            sync_runs::transactions_added.eq(row.transactions_added),
+            sync_runs::transactions_updated.eq(row.transactions_updated),
+            sync_runs::transactions_cancelled.eq(row.transactions_cancelled),
+            sync_runs::skipped_for_quota.eq(row.skipped_for_quota),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        insert(conn, row)?;
+    }
+    Ok(())
+}
+
+/// Records a failed run (or turns the queued one failed).
+pub fn record_failed(conn: &mut DbConnection, row: &SyncRunRow) -> QueryResult<()> {
+    save(conn, row)
+}
+
 /// Records what a sync changed (in its own transaction, once the changes are written).
 pub fn record_counts(
     conn: &mut DbConnection,

@@ -12,6 +12,8 @@ pub mod freshness;
 pub mod reconcile;
 pub mod replay;
 pub mod rows;
+pub mod schedule;
+pub mod service;
 pub mod write;
 
 use std::cell::RefCell;
@@ -54,7 +56,17 @@ pub enum SyncError {
     /// The challenge could not be issued.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// Unattended, the day's calls for this connection's list of accounts are spent: nothing
+    /// was sent.
+    #[error("quota_exhausted: the bank's unattended calls for today are spent; they reset at {resets_at}")]
+    QuotaExhausted {
+        /// When the provider's day ends (UTC).
+        resets_at: chrono::DateTime<Utc>,
+    },
 }
+
+/// The ledger's account key for calls not about one account (the list of accounts).
+pub const ACCOUNT_LIST: &str = "";
 
 impl From<diesel::result::Error> for SyncError {
     fn from(e: diesel::result::Error) -> Self {
@@ -102,6 +114,8 @@ pub struct SyncRequest<'a> {
     /// Activate the connection in the same transaction as the data (the journey's first sync):
     /// a sync that dies leaves it as it was, never `pending` with data stored.
     pub activate: bool,
+    /// The run's id when the caller announced one (the API's sync on demand); else a new one.
+    pub run_id: Option<&'a str>,
 }
 
 fn ibans(json: &str) -> HashSet<String> {
@@ -166,18 +180,66 @@ impl SyncRequest<'_> {
             Some(limit) if self.psu.is_none() && policy.counts(method) => i64::from(limit),
             _ => return Ok(true),
         };
-        let key = QuotaKey {
-            bank_id: self.connector.bank().id.as_str().to_owned(),
-            client_id: self.client_id.to_owned(),
-            psu_id: self.connection.id.clone(),
-            iban: iban.to_owned(),
-            method: method.as_str().to_owned(),
-        };
+        let key = self.quota_key(iban, method);
         let day = policy.day(self.clock.now());
         Ok(store::run(self.pool, move |conn| {
             Ok(quota::try_spend(conn, &key, day, limit)?)
         })
         .await?)
+    }
+
+    /// An unattended call the bank answered 429: that key is spent for the provider's day. The
+    /// ledger is marked so (nothing is sent under it again that day, never retried) and the
+    /// call counts as skipped: `None`. Any other answer is the call's.
+    async fn spent_by_bank<T>(
+        &self,
+        got: Result<T, SyncError>,
+        iban: &str,
+        method: UnattendedMethod,
+    ) -> Result<Option<T>, SyncError> {
+        let limited = matches!(
+            &got,
+            Err(SyncError::Bank(e)) if matches!(e.kind, crate::bank::BankErrorKind::RateLimited { .. })
+        );
+        let policy = self.connector.unattended_policy();
+        let limit = match policy.calls_per_day {
+            Some(limit) if limited && self.psu.is_none() => i64::from(limit),
+            _ => return got.map(Some),
+        };
+        let key = self.quota_key(iban, method);
+        let day = policy.day(self.clock.now());
+        store::run(self.pool, move |conn| {
+            Ok(quota::exhaust(conn, &key, day, limit)?)
+        })
+        .await?;
+        tracing::warn!(
+            bank = %self.connector.bank().id,
+            method = method.as_str(),
+            "the bank answered 429 to an unattended call: that key is spent for its day"
+        );
+        Ok(None)
+    }
+
+    /// When the provider's calendar day ends: the unattended calls reset then.
+    pub fn quota_resets_at(&self) -> chrono::DateTime<Utc> {
+        let policy = self.connector.unattended_policy();
+        let now = self.clock.now();
+        let tomorrow = policy.day(now).succ_opt().unwrap_or_default();
+        policy
+            .time_zone
+            .from_local_datetime(&tomorrow.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(now, |t| t.with_timezone(&Utc))
+    }
+
+    fn quota_key(&self, iban: &str, method: UnattendedMethod) -> QuotaKey {
+        QuotaKey {
+            bank_id: self.connector.bank().id.as_str().to_owned(),
+            client_id: self.client_id.to_owned(),
+            psu_id: self.connection.id.clone(),
+            iban: iban.to_owned(),
+            method: method.as_str().to_owned(),
+        }
     }
 
     /// Runs the sync. First the provider's SCA freshness policy: a read it forbids is not
@@ -209,9 +271,19 @@ impl SyncRequest<'_> {
         let mut gathered = Gathered::default();
         let mut outcome = SyncOutcome::default();
 
-        // The list of accounts spends no ledger unit (its key has no IBAN), so unattended it is
-        // not retried: `accounts` retries only with the PSU present.
-        let listed = reader.accounts(self.token, self.psu).await?;
+        // The list of accounts spends a unit per PSU (the key has no account): without one left
+        // nothing is sent at all, and the sync says when the quota resets.
+        if !self
+            .may_call(ACCOUNT_LIST, UnattendedMethod::Accounts)
+            .await?
+        {
+            return Err(SyncError::QuotaExhausted {
+                resets_at: self.quota_resets_at(),
+            });
+        }
+        let gate = LedgerGate::new(self, ACCOUNT_LIST, UnattendedMethod::Accounts);
+        let listed = reader.accounts_gated(self.token, self.psu, &gate).await;
+        let listed = gate.checked(listed)?;
         gathered
             .exchanges
             .extend(kept(listed.exchanges, None, None));
@@ -254,11 +326,18 @@ impl SyncRequest<'_> {
                     let got = reader
                         .balances_gated(self.token, self.psu, &resource, &gate)
                         .await;
-                    let got = gate.checked(got)?;
-                    gathered
-                        .exchanges
-                        .extend(kept(got.exchanges, Some(&key), None));
-                    gathered.balances.push((key.clone(), got.value));
+                    match self
+                        .spent_by_bank(gate.checked(got), &key, UnattendedMethod::Balances)
+                        .await?
+                    {
+                        Some(got) => {
+                            gathered
+                                .exchanges
+                                .extend(kept(got.exchanges, Some(&key), None));
+                            gathered.balances.push((key.clone(), got.value));
+                        }
+                        None => outcome.skipped_for_quota += 1,
+                    }
                 } else {
                     outcome.skipped_for_quota += 1;
                 }
@@ -293,7 +372,13 @@ impl SyncRequest<'_> {
                     if refused_depth {
                         continue;
                     }
-                    let got = gate.checked(got)?;
+                    let Some(got) = self
+                        .spent_by_bank(gate.checked(got), &key, UnattendedMethod::Transactions)
+                        .await?
+                    else {
+                        outcome.skipped_for_quota += 1;
+                        break;
+                    };
                     gathered
                         .exchanges
                         .extend(kept(got.exchanges, Some(&key), range.from));
@@ -309,7 +394,7 @@ impl SyncRequest<'_> {
 
         // Everything the bank said is in memory: write it all or nothing.
         let commit = Commit {
-            run_id: store::new_id(),
+            run_id: self.run_id.map_or_else(store::new_id, str::to_owned),
             connection_id: self.connection.id.clone(),
             bank_id: bank.id.as_str().to_owned(),
             trigger: self.trigger.to_owned(),
@@ -318,6 +403,14 @@ impl SyncRequest<'_> {
             time_zone: bank.time_zone,
             max_rows: self.connector.max_transactions_per_call(),
             activate: self.activate,
+            next_sync_at: schedule::next_slot(
+                bank,
+                schedule::syncs_per_day(bank),
+                &self.connection.id,
+                now_utc,
+            )
+            .map(|t| t.naive_utc()),
+            skipped_for_quota: i64::try_from(outcome.skipped_for_quota).unwrap_or(i64::MAX),
             replay: false,
         };
         let written = store::run_with(self.pool, move |conn| {

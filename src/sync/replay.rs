@@ -127,6 +127,8 @@ async fn replay_connection(
             time_zone: connector.bank().time_zone,
             max_rows: connector.max_transactions_per_call(),
             activate: false,
+            next_sync_at: None,
+            skipped_for_quota: 0,
             replay: true,
         };
         let written = store::run_with(pool, move |conn| {

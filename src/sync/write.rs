@@ -77,6 +77,10 @@ pub struct Commit {
     pub max_rows: Option<u32>,
     /// Activate the connection with the data (the journey's first sync).
     pub activate: bool,
+    /// With `activate`: the connection's first scheduled sync.
+    pub next_sync_at: Option<NaiveDateTime>,
+    /// Calls not sent because the day's unattended quota was spent (or the bank said so).
+    pub skipped_for_quota: i64,
     /// A replay of kept answers: the connection's last sync time stays, and the continuity
     /// verdicts already recorded stand (a replay over rows still stored sees nothing book);
     /// only missing ones are computed (the normalized rows were deleted).
@@ -101,7 +105,7 @@ pub fn commit(
     c: &Commit,
 ) -> Result<Written, SyncError> {
     let today = c.now.and_utc().with_timezone(&c.time_zone).date_naive();
-    sync_runs::insert(
+    sync_runs::save(
         conn,
         &SyncRunRow {
             id: c.run_id.clone(),
@@ -114,6 +118,7 @@ pub fn commit(
             transactions_added: 0,
             transactions_updated: 0,
             transactions_cancelled: 0,
+            skipped_for_quota: c.skipped_for_quota,
         },
     )?;
     let mut stored: HashMap<String, String> = HashMap::new();
@@ -185,6 +190,8 @@ pub fn commit(
             &c.connection_id,
             connections::ConnectionUpdate::Activated,
         )?;
+        // Scheduled from its next slot on (this sync made the data fresh).
+        super::schedule::set_next(conn, &c.connection_id, c.next_sync_at)?;
         // The grant's SCA challenge has served its purpose.
         sca_challenges::advance_redirects(
             conn,

@@ -126,6 +126,9 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         revoked_data: passerelle::config::RevokedData::Keep,
         feed_cache_bytes: 8 * 1024 * 1024,
         raw_retention_days: passerelle::config::DEFAULT_RAW_RETENTION_DAYS,
+        // Tests run jobs themselves (or turn workers on): a background worker would sync on
+        // its own schedule while a test counts calls.
+        workers: 0,
         database_pool_size: passerelle::store::default_pool_size(&db.url),
         test_clock_file: None,
     }

@@ -39,6 +39,7 @@ pub async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncErro
         client_id: &state.config.client_id,
         trigger: "batch",
         activate: false,
+        run_id: None,
     }
     .run()
     .await

@@ -175,9 +175,9 @@ impl Connector for StetConnector {
         UnattendedAccessPolicy {
             calls_per_day: Some(self.stet.limits.batch_calls_per_day),
             time_zone: self.bank.time_zone,
-            // The ledger's key has the account's IBAN: the list of accounts is not counted,
-            // and so is never retried unattended.
-            counts_account_list: false,
+            // The portal counts `GET /accounts` too, per PSU (its key has no IBAN): the fifth
+            // unattended list of the day is refused like any other call.
+            counts_account_list: true,
         }
     }
 

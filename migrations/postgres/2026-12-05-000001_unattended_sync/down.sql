@@ -1,0 +1,3 @@
+ALTER TABLE sync_runs DROP COLUMN skipped_for_quota;
+DROP INDEX connections_next_sync_idx;
+ALTER TABLE connections DROP COLUMN next_sync_at;

@@ -1,0 +1,337 @@
+//! One worker: plans, claims, runs and settles jobs (see the module above).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveDateTime};
+use futures_util::future::{select, Either};
+use tokio::sync::watch;
+
+use super::backoff;
+use super::MAX_ATTEMPTS;
+use crate::bank::{BankErrorKind, Connectors, PsuContext};
+use crate::model::{JobKind, JobStatus};
+use crate::registry::Registry;
+use crate::store::models::JobRow;
+use crate::store::{self, jobs, vault, StoreError};
+use crate::sync::schedule::{self, SyncJob};
+use crate::sync::service::{sync_connection, SyncContext, SyncOrder, SyncOrderError};
+use crate::sync::SyncError;
+
+/// How a worker paces itself.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// How long a claim holds before another worker may take the job; heartbeats extend it
+    /// every third of it while the job runs.
+    pub lease: StdDuration,
+    /// How long an idle worker waits before looking again.
+    pub poll: StdDuration,
+    /// Most connections one planning pass enqueues.
+    pub plan_batch: i64,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            lease: StdDuration::from_secs(60),
+            poll: StdDuration::from_secs(1),
+            plan_batch: 500,
+        }
+    }
+}
+
+/// What became of one job's run.
+#[derive(Debug)]
+enum Settle {
+    /// Done: it leaves the queue.
+    Done,
+    /// Failed for now: run again later (at the given instant, else after the backoff).
+    Retry {
+        error: String,
+        at: Option<NaiveDateTime>,
+    },
+    /// Failed for good: dead at once.
+    Dead(String),
+}
+
+/// A job worker over the database.
+pub struct Worker {
+    ctx: SyncContext,
+    registry: Arc<Registry>,
+    connectors: Connectors,
+    id: String,
+    options: WorkerOptions,
+}
+
+impl Worker {
+    /// A worker named `name` (unique among running workers: it owns its leases).
+    pub fn new(
+        ctx: SyncContext,
+        registry: Arc<Registry>,
+        options: WorkerOptions,
+        name: impl Into<String>,
+    ) -> Self {
+        let connectors = Connectors::new(ctx.config.clone(), registry.clone(), ctx.clock.clone());
+        Self {
+            ctx,
+            registry,
+            connectors,
+            id: name.into(),
+            options,
+        }
+    }
+
+    /// A name for this process's `n`th worker: host, process id, `n`.
+    pub fn process_name(n: usize) -> String {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        format!("{host}:{}:{n}", std::process::id())
+    }
+
+    fn lease_until(&self) -> NaiveDateTime {
+        self.ctx.clock.stored_now()
+            + Duration::from_std(self.options.lease).unwrap_or(Duration::seconds(60))
+    }
+
+    /// Plans what is due (scheduled syncs, the minute's sweep) at the clock's now.
+    pub async fn plan(&self) -> Result<schedule::Planned, StoreError> {
+        let now = self.ctx.clock.stored_now();
+        let registry = self.registry.clone();
+        let batch = self.options.plan_batch;
+        store::run(&self.ctx.pool, move |conn| {
+            enqueue_sweep(conn, now)?;
+            Ok(schedule::plan_due(conn, &registry, now, batch)?)
+        })
+        .await
+    }
+
+    /// Claims and runs one due job; `false` when none was due.
+    pub async fn run_one(&self) -> Result<bool, StoreError> {
+        let (worker, at, lease) = (
+            self.id.clone(),
+            self.ctx.clock.stored_now(),
+            self.lease_until(),
+        );
+        let claimed = store::run(&self.ctx.pool, move |conn| {
+            Ok(jobs::claim(conn, &worker, at, lease)?)
+        })
+        .await?;
+        let Some(job) = claimed else {
+            return Ok(false);
+        };
+        let work = Box::pin(self.execute(&job));
+        let beat = Box::pin(self.keep_lease(&job.id));
+        match select(work, beat).await {
+            Either::Left((settle, _)) => self.settle(&job, settle).await?,
+            // The lease was lost (this process stalled past it): another worker owns the job
+            // now, and dropping the run here cancels it before it writes anything more.
+            Either::Right(((), _)) => {
+                tracing::warn!(job = %job.id, "job lease lost: another worker runs it");
+            }
+        }
+        Ok(true)
+    }
+
+    /// Plans, then runs every due job until none is left; returns how many ran.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        self.plan().await?;
+        let mut ran = 0;
+        while self.run_one().await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Runs until `stop` says so: plans and runs jobs, waiting [`WorkerOptions::poll`] when
+    /// idle. A job under way is finished first (a sync takes seconds); nothing is handed back
+    /// half-done.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let busy = match self.plan().await {
+                Ok(_) => self.run_one().await,
+                Err(e) => Err(e),
+            };
+            let idle = match busy {
+                Ok(ran) => !ran,
+                Err(e) => {
+                    tracing::warn!(worker = %self.id, error = %e, "job worker: database error");
+                    true
+                }
+            };
+            if idle {
+                let wait = Box::pin(actix_web::rt::time::sleep(self.options.poll));
+                let stopped = Box::pin(stop.changed());
+                let _ = select(wait, stopped).await;
+            }
+        }
+    }
+
+    /// Extends the lease every third of it; returns only when the lease is lost.
+    async fn keep_lease(&self, job_id: &str) {
+        let every = self.options.lease / 3;
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            let (id, worker, until) = (job_id.to_owned(), self.id.clone(), self.lease_until());
+            let kept = store::run(&self.ctx.pool, move |conn| {
+                Ok(jobs::heartbeat(conn, &id, &worker, until)?)
+            })
+            .await;
+            match kept {
+                Ok(true) => {}
+                Ok(false) => return,
+                // The database is away: keep trying; the lease expires if it stays away.
+                Err(e) => tracing::warn!(job = %job_id, error = %e, "job heartbeat failed"),
+            }
+        }
+    }
+
+    async fn execute(&self, job: &JobRow) -> Settle {
+        match job.kind.parse::<JobKind>() {
+            Ok(JobKind::Sync) => match serde_json::from_str::<SyncJob>(&job.payload) {
+                Ok(payload) => self.sync(payload).await,
+                Err(e) => Settle::Dead(format!("unreadable sync job: {e}")),
+            },
+            Ok(JobKind::Sweep) => match self.sweep().await {
+                Ok(()) => Settle::Done,
+                Err(e) => Settle::Retry {
+                    error: e.to_string(),
+                    at: None,
+                },
+            },
+            Err(e) => Settle::Dead(e.to_string()),
+        }
+    }
+
+    async fn sync(&self, payload: SyncJob) -> Settle {
+        let order = SyncOrder {
+            connection_id: payload.connection_id,
+            run_id: payload.run_id,
+            trigger: payload.trigger,
+            psu: payload.psu.map(|h| PsuContext {
+                ip_address: h.ip_address,
+                user_agent: h.user_agent,
+                ..PsuContext::default()
+            }),
+        };
+        match sync_connection(&self.ctx, &self.connectors, &order).await {
+            Ok(_) => Settle::Done,
+            Err(e) => classify(e, self.ctx.clock.stored_now()),
+        }
+    }
+
+    /// The minute's sweep (see [`crate::connect::expiry`]) and the raw answers' retention.
+    async fn sweep(&self) -> Result<(), StoreError> {
+        let now = self.ctx.clock.stored_now();
+        let cutoff = now - Duration::days(i64::from(self.ctx.config.raw_retention_days));
+        let (expired, interrupted, pruned) = store::run(&self.ctx.pool, move |conn| {
+            Ok((
+                crate::connect::expiry::expire_due(conn, now)?,
+                crate::connect::expiry::fail_interrupted(conn, now)?,
+                vault::prune_before(conn, cutoff)?,
+            ))
+        })
+        .await?;
+        if !expired.is_empty() {
+            tracing::info!(
+                count = expired.len(),
+                "consents expired: reauthorization needed"
+            );
+        }
+        if !interrupted.is_empty() {
+            tracing::info!(count = interrupted.len(), "interrupted journeys failed");
+        }
+        if pruned > 0 {
+            tracing::info!(
+                count = pruned,
+                "raw bank answers past their retention deleted"
+            );
+        }
+        Ok(())
+    }
+
+    async fn settle(&self, job: &JobRow, settle: Settle) -> Result<(), StoreError> {
+        let (id, worker, now) = (job.id.clone(), self.id.clone(), self.ctx.clock.stored_now());
+        let attempts = job.attempts;
+        store::run(&self.ctx.pool, move |conn| {
+            match settle {
+                Settle::Done => jobs::complete(conn, &id, &worker)?,
+                Settle::Retry { error, at } => {
+                    let retry_at = if attempts >= MAX_ATTEMPTS {
+                        None
+                    } else {
+                        Some(at.unwrap_or_else(|| {
+                            now + backoff::delay(attempts, backoff::random_fraction())
+                        }))
+                    };
+                    jobs::fail(conn, &id, &worker, &error, retry_at, now)?
+                }
+                Settle::Dead(error) => jobs::fail(conn, &id, &worker, &error, None, now)?,
+            };
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// What a failed sync means for its job: a transient failure (the bank unavailable or rate
+/// limiting, the database away) is retried; a refusal that another run would meet again (no
+/// longer active, no consent, the bank refusing the request) is done, its run recorded failed.
+fn classify(error: SyncOrderError, now: NaiveDateTime) -> Settle {
+    let text = error.to_string();
+    match error {
+        SyncOrderError::Sync(SyncError::Bank(e)) => match e.kind {
+            BankErrorKind::RateLimited { retry_after } => Settle::Retry {
+                error: text,
+                at: retry_after
+                    .and_then(|d| Duration::from_std(d).ok())
+                    .map(|d| now + d),
+            },
+            BankErrorKind::Unavailable { .. } => Settle::Retry {
+                error: text,
+                at: None,
+            },
+            _ => Settle::Done,
+        },
+        SyncOrderError::Sync(SyncError::Store(_)) | SyncOrderError::Store(_) => Settle::Retry {
+            error: text,
+            at: None,
+        },
+        SyncOrderError::Token(_) => Settle::Retry {
+            error: text,
+            at: None,
+        },
+        SyncOrderError::Connector(_) => Settle::Dead(text),
+        _ => Settle::Done,
+    }
+}
+
+/// Enqueues the next sweep at the next whole minute, unless one is queued or running.
+fn enqueue_sweep(conn: &mut store::DbConnection, now: NaiveDateTime) -> Result<(), StoreError> {
+    let next = now
+        .and_utc()
+        .timestamp()
+        .div_euclid(60)
+        .saturating_add(1)
+        .saturating_mul(60);
+    let run_at = chrono::DateTime::from_timestamp(next, 0).map_or(now, |t| t.naive_utc());
+    jobs::enqueue(
+        conn,
+        &JobRow {
+            id: store::new_id(),
+            kind: JobKind::Sweep.as_str().to_owned(),
+            dedup_key: Some(JobKind::Sweep.as_str().to_owned()),
+            payload: "{}".into(),
+            status: JobStatus::Queued.as_str().to_owned(),
+            attempts: 0,
+            run_at,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    Ok(())
+}
