@@ -13,21 +13,22 @@ use super::DbConnection;
 use crate::model::JobStatus;
 
 /// Enqueues a job unless one with the same `dedup_key` is queued or running (a dead job gives
-/// its key up). Returns whether a new job was stored.
+/// its key up). Returns whether a new job was stored. Two processes enqueueing the same key at
+/// once store one job: the insert does nothing on the key's conflict.
 pub fn enqueue(conn: &mut DbConnection, row: &JobRow) -> QueryResult<bool> {
-    crate::store::write_transaction(conn, |conn| {
-        if let Some(key) = &row.dedup_key {
-            let live: i64 = jobs::table
-                .filter(jobs::dedup_key.eq(key))
-                .count()
-                .get_result(conn)?;
-            if live > 0 {
-                return Ok(false);
-            }
-        }
-        diesel::insert_into(jobs::table).values(row).execute(conn)?;
-        Ok(true)
-    })
+    let inserted = match conn {
+        DbConnection::Sqlite(c) => diesel::insert_into(jobs::table)
+            .values(row)
+            .on_conflict(jobs::dedup_key)
+            .do_nothing()
+            .execute(c)?,
+        DbConnection::Pg(c) => diesel::insert_into(jobs::table)
+            .values(row)
+            .on_conflict(jobs::dedup_key)
+            .do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
 }
 
 /// The job with this id.

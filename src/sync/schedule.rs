@@ -48,8 +48,14 @@ fn jitter(connection_id: &str, day: NaiveDate, slot: u32) -> f64 {
     (u64::from_be_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The scheduled instants of a connection's syncs on the bank day `day`, in order.
-pub fn slots(bank: &Bank, per_day: u32, connection_id: &str, day: NaiveDate) -> Vec<DateTime<Utc>> {
+/// The scheduled syncs of a connection on the bank day `day`, in order: each slot's start and
+/// the instant of its sync.
+fn windows(
+    bank: &Bank,
+    per_day: u32,
+    connection_id: &str,
+    day: NaiveDate,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     if per_day == 0 {
         return Vec::new();
     }
@@ -60,21 +66,31 @@ pub fn slots(bank: &Bank, per_day: u32, connection_id: &str, day: NaiveDate) -> 
     let slot_ms = (end - start).num_milliseconds() / i64::from(per_day);
     (0..per_day)
         .map(|k| {
+            let from = start + Duration::milliseconds(slot_ms * i64::from(k));
             let offset = (slot_ms as f64 * SPREAD * jitter(connection_id, day, k)) as i64;
-            let mut at = start + Duration::milliseconds(slot_ms * i64::from(k) + offset);
+            let mut at = from + Duration::milliseconds(offset);
             // Out of a maintenance window, by steps: windows are a few hours at most.
             let mut guard = 0;
             while bank.in_maintenance(at) && guard < 24 * 12 {
                 at += Duration::minutes(5);
                 guard += 1;
             }
-            at
+            (from, at)
         })
         .collect()
 }
 
-/// The first scheduled instant strictly after `after`; `None` when the bank allows no
-/// unattended sync.
+/// The scheduled instants of a connection's syncs on the bank day `day`, in order.
+pub fn slots(bank: &Bank, per_day: u32, connection_id: &str, day: NaiveDate) -> Vec<DateTime<Utc>> {
+    windows(bank, per_day, connection_id, day)
+        .into_iter()
+        .map(|(_, at)| at)
+        .collect()
+}
+
+/// The sync of the first slot that starts after `after`; `None` when the bank allows no
+/// unattended sync. A sync made at `after` (on schedule, late, or with the user) stands for
+/// the slot it was made in, so a day never has more syncs than slots.
 pub fn next_slot(
     bank: &Bank,
     per_day: u32,
@@ -87,8 +103,9 @@ pub fn next_slot(
     let today = after.with_timezone(&bank.time_zone).date_naive();
     (0..3)
         .filter_map(|d| today.checked_add_signed(Duration::days(d)))
-        .flat_map(|day| slots(bank, per_day, connection_id, day))
-        .find(|at| *at > after)
+        .flat_map(|day| windows(bank, per_day, connection_id, day))
+        .find(|(from, _)| *from > after)
+        .map(|(_, at)| at)
 }
 
 /// What one planning pass did.
@@ -112,17 +129,7 @@ pub fn plan_due(
     limit: i64,
 ) -> QueryResult<Planned> {
     crate::store::write_transaction(conn, |conn| {
-        let due: Vec<(String, String, String, Option<NaiveDateTime>)> = connections::table
-            .filter(connections::next_sync_at.le(now))
-            .order(connections::next_sync_at.asc())
-            .limit(limit)
-            .select((
-                connections::id,
-                connections::bank_id,
-                connections::status,
-                connections::last_synced_at,
-            ))
-            .load(conn)?;
+        let due = due_connections(conn, now, limit)?;
         let mut planned = Planned::default();
         for (id, bank_id, status, last_synced) in due {
             let bank = registry.get(&bank_id);
@@ -146,6 +153,33 @@ pub fn plan_due(
         }
         Ok(planned)
     })
+}
+
+/// A due connection: id, bank, status, last sync.
+type DueRow = (String, String, String, Option<NaiveDateTime>);
+
+/// The connections due at `now`, oldest first. On PostgreSQL the rows are locked and rows
+/// another planner holds are skipped, so two planners share the work instead of both doing it;
+/// on SQLite the write transaction already runs alone.
+fn due_connections(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<DueRow>> {
+    let query = connections::table
+        .filter(connections::next_sync_at.le(now))
+        .order(connections::next_sync_at.asc())
+        .limit(limit)
+        .select((
+            connections::id,
+            connections::bank_id,
+            connections::status,
+            connections::last_synced_at,
+        ));
+    match conn {
+        DbConnection::Pg(c) => query.for_update().skip_locked().load(c),
+        DbConnection::Sqlite(c) => query.load(c),
+    }
 }
 
 /// Sets (or clears) a connection's next scheduled sync.

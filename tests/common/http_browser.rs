@@ -155,6 +155,29 @@ pub async fn api(app: &TestApp, method: &str, path: &str, body: Option<Value>) -
     (response.status().as_u16(), value)
 }
 
+/// A bodiless API call with extra request headers (e.g. the `PSU-*` headers an app forwards).
+#[allow(dead_code)]
+pub async fn api_with_headers(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
+    let mut request = client
+        .request(method.parse().unwrap(), app.url(path))
+        .insert_header(("Authorization", format!("Bearer {}", app.api_key)));
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    let mut response = request.send().await.unwrap();
+    let bytes = response.body().limit(1 << 22).await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (response.status().as_u16(), value)
+}
+
 /// Creates a connection through the API: its id and connect URL.
 pub async fn new_connection(app: &TestApp, user: &str, bank: &str) -> (String, String) {
     let (status, created) = api(

@@ -1,0 +1,244 @@
+//! The unattended sync (issue 12) against the sandbox bank, whose ledger counts and refuses
+//! like the portal (429 on the fifth unattended call of a Paris day per key):
+//!
+//! - five `passerelle sync --connection` in a row: four reach the bank, the fifth is refused
+//!   before leaving the process, naming the reset time; with the user present (the app forwards
+//!   `PSU-IP-Address`), syncs on demand are not limited;
+//! - a simulated day, the clock moved a quarter of an hour at a time: every active connection
+//!   syncs exactly four times in the Paris day, never in a way the bank refuses, on SQLite with
+//!   one worker and on PostgreSQL with two.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveTime, TimeZone, Utc};
+use chrono_tz::Europe::Paris;
+use serde_json::Value;
+
+use common::http_browser::{api, connect, HttpBrowser};
+use common::{TestApp, TestDb};
+use passerelle::jobs::{Worker, WorkerOptions};
+use passerelle::store::{self, sync_runs, DatabaseUrl};
+use passerelle::sync::service::SyncContext;
+
+fn database_env(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    }
+}
+
+/// `passerelle sync --connection ID`, run as an operator runs it beside the server.
+fn cli_sync(app: &TestApp, id: &str) -> std::process::Output {
+    let sandbox = app.sandbox.as_ref().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["sync", "--connection", id])
+        .env("PASSERELLE_DATA_DIR", app.data_dir.path())
+        .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
+        .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
+        .env(
+            "PASSERELLE_SANDBOX_WEB_LISTEN",
+            sandbox.web_addr.to_string(),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run passerelle sync")
+}
+
+fn worker(app: &TestApp, name: &str) -> Worker {
+    let state = &app.state;
+    Worker::new(
+        SyncContext {
+            pool: state.pool.clone(),
+            config: state.config.clone(),
+            keyring: state.keyring.clone(),
+            clock: state.clock.clone(),
+        },
+        Arc::clone(&state.registry),
+        WorkerOptions::default(),
+        name,
+    )
+}
+
+/// Unattended calls the sandbox saw, by path.
+fn unattended(app: &TestApp, suffix: &str) -> usize {
+    app.sandbox
+        .as_ref()
+        .unwrap()
+        .faults
+        .seen()
+        .iter()
+        .filter(|c| !c.psu_present && c.path.ends_with(suffix))
+        .count()
+}
+
+#[actix_web::test]
+async fn the_fifth_unattended_sync_is_refused_locally_and_a_present_user_is_not_limited() {
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let id = connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
+    assert_eq!(
+        unattended(&app, "/accounts"),
+        0,
+        "the journey's calls carry the PSU"
+    );
+
+    for n in 1..=4 {
+        let out = cli_sync(&app, &id);
+        assert!(
+            out.status.success(),
+            "sync {n}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(unattended(&app, "/accounts"), n);
+    }
+    let fifth = cli_sync(&app, &id);
+    let stderr = String::from_utf8_lossy(&fifth.stderr);
+    assert!(!fifth.status.success(), "the fifth is refused");
+    assert!(stderr.contains("refused"), "{stderr}");
+    let today = app.state.clock.now().with_timezone(&Paris).date_naive();
+    let reset = Paris
+        .from_local_datetime(&today.succ_opt().unwrap().and_time(NaiveTime::MIN))
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        stderr.contains(&reset.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        "names the reset time {reset}: {stderr}"
+    );
+    assert_eq!(unattended(&app, "/accounts"), 4, "nothing was sent");
+    assert_eq!(unattended(&app, "/balances"), 4);
+    assert_eq!(unattended(&app, "/transactions"), 4);
+    let seen = app.sandbox.as_ref().unwrap().faults.seen();
+    assert!(seen.iter().all(|c| c.scripted.is_none()));
+
+    // The API says the same without sending anything.
+    let (code, problem) = api(&app, "POST", &format!("/v1/connections/{id}/sync"), None).await;
+    assert_eq!(code, 429, "{problem}");
+    assert_eq!(problem["code"], "quota_exhausted");
+    assert_eq!(
+        problem["retry_at"].as_str().unwrap(),
+        reset.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
+
+    // With the user present, as often as the app asks.
+    let w = worker(&app, "w1");
+    for _ in 0..3 {
+        let (code, queued) = common::http_browser::api_with_headers(
+            &app,
+            "POST",
+            &format!("/v1/connections/{id}/sync"),
+            &[
+                ("PSU-IP-Address", "203.0.113.7"),
+                ("PSU-User-Agent", "Firefox"),
+            ],
+        )
+        .await;
+        assert_eq!(code, 202, "{queued}");
+        assert_eq!(queued["psu_present"], true);
+        w.drain().await.unwrap();
+        let run = sync_run(&app, queued["sync_id"].as_str().unwrap()).await;
+        assert_eq!(
+            (run.status.as_str(), run.trigger_kind.as_str()),
+            ("succeeded", "psu")
+        );
+    }
+    assert_eq!(unattended(&app, "/accounts"), 4, "those carried the PSU");
+
+    let (code, list) = api(&app, "GET", &format!("/v1/connections/{id}/syncs"), None).await;
+    assert_eq!(code, 200, "{list}");
+    let syncs = list["syncs"].as_array().unwrap();
+    let failed: Vec<&Value> = syncs.iter().filter(|s| s["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "the refused fifth is recorded: {list}");
+    assert!(failed[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("quota_exhausted"));
+    assert_eq!(
+        syncs.iter().filter(|s| s["status"] == "succeeded").count(),
+        1 + 4 + 3,
+        "the journey's, four unattended, three with the user: {list}"
+    );
+}
+
+async fn sync_run(app: &TestApp, id: &str) -> passerelle::store::models::SyncRunRow {
+    let id = id.to_owned();
+    store::run(&app.state.pool, move |conn| {
+        Ok(sync_runs::find(conn, &id)?.expect("the run"))
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_limit() {
+    for db in TestDb::all() {
+        let postgres = matches!(db.url, DatabaseUrl::Postgres(_));
+        let app = TestApp::spawn_with_sandbox(db).await;
+        let browser = HttpBrowser::new(&app);
+        let ids = [
+            connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await,
+            connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await,
+            connect(&app, &browser, "georges", "sandbox-bcp", "GEORGES").await,
+        ];
+        // From the next Paris midnight, a quarter of an hour at a time, for a day.
+        let now = app.state.clock.now();
+        let tomorrow = now.with_timezone(&Paris).date_naive().succ_opt().unwrap();
+        let midnight = Paris
+            .from_local_datetime(&tomorrow.and_time(NaiveTime::MIN))
+            .unwrap()
+            .with_timezone(&Utc);
+        app.state
+            .clock
+            .advance((midnight - now).to_std().unwrap() + Duration::from_secs(1))
+            .unwrap();
+        let workers: Vec<Worker> = (0..if postgres { 2 } else { 1 })
+            .map(|n| worker(&app, &format!("w{n}")))
+            .collect();
+        for _ in 0..96 {
+            // The workers drain what is due together (on PostgreSQL, two claiming at once).
+            let drains = workers.iter().map(|w| w.drain());
+            for ran in futures_util::future::join_all(drains).await {
+                ran.unwrap();
+            }
+            app.state
+                .clock
+                .advance(Duration::from_secs(15 * 60))
+                .unwrap();
+        }
+        for id in &ids {
+            let cid = id.clone();
+            let runs = store::run(&app.state.pool, move |conn| {
+                Ok(sync_runs::list_for_connection(conn, &cid)?)
+            })
+            .await
+            .unwrap();
+            let day: Vec<_> = runs
+                .iter()
+                .filter(|r| r.trigger_kind == "batch")
+                .filter(|r| r.started_at.and_utc().with_timezone(&Paris).date_naive() == tomorrow)
+                .collect();
+            assert_eq!(day.len(), 4, "{id}: {runs:#?}");
+            assert!(day.iter().all(|r| r.status == "succeeded"), "{day:#?}");
+            assert!(day.iter().all(|r| r.skipped_for_quota == 0), "{day:#?}");
+        }
+        // The bank refused nothing (a 429 would have failed a run or skipped a call, checked
+        // above) and saw four unattended reads of each account's balances and transactions
+        // (its lists of accounts come twice when an expired access token is refreshed first:
+        // the bank does not count the refused one).
+        let seen = app.sandbox.as_ref().unwrap().faults.seen();
+        let mut per_path = std::collections::HashMap::new();
+        for call in seen.iter().filter(|c| !c.psu_present) {
+            *per_path.entry(call.path.clone()).or_insert(0) += 1;
+        }
+        for (path, count) in &per_path {
+            if !path.ends_with("/accounts") {
+                assert_eq!(*count, 4, "{path}");
+            }
+        }
+    }
+}
