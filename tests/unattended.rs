@@ -86,6 +86,13 @@ async fn the_fifth_unattended_sync_is_refused_locally_and_a_present_user_is_not_
         0,
         "the journey's calls carry the PSU"
     );
+    let budget = |connection: &Value| connection["quota"]["calls"].as_array().unwrap().clone();
+    let (_, before) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(before["quota"]["calls_per_day"], 4, "{before}");
+    assert!(before["quota"]["next_sync_at"].is_string(), "{before}");
+    // The list of accounts, then balances and transactions of MARC's one account.
+    assert_eq!(budget(&before).len(), 3, "{before}");
+    assert!(budget(&before).iter().all(|c| c["left"] == 4), "{before}");
 
     for n in 1..=4 {
         let out = cli_sync(&app, &id);
@@ -115,6 +122,13 @@ async fn the_fifth_unattended_sync_is_refused_locally_and_a_present_user_is_not_
     assert_eq!(unattended(&app, "/transactions"), 4);
     let seen = app.sandbox.as_ref().unwrap().faults.seen();
     assert!(seen.iter().all(|c| c.scripted.is_none()));
+
+    let (_, after) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert!(budget(&after).iter().all(|c| c["left"] == 0), "{after}");
+    assert_eq!(
+        after["quota"]["resets_at"].as_str().unwrap(),
+        reset.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    );
 
     // The API says the same without sending anything.
     let (code, problem) = api(&app, "POST", &format!("/v1/connections/{id}/sync"), None).await;

@@ -82,6 +82,11 @@ pub struct ConnectionView {
     pub redirect_url: String,
     /// When the connection was created.
     pub created_at: DateTime<Utc>,
+    /// Only on `GET /v1/connections/{id}`: the unattended calls left today per account and
+    /// method, when they reset, and the next scheduled sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub quota: Option<super::quota_budget::QuotaBudget>,
 }
 
 /// A link that starts (or restarts) the bank journey for a connection.
@@ -128,6 +133,7 @@ fn view(
         error: row.error_code,
         redirect_url: row.redirect_url,
         created_at: row.created_at.and_utc(),
+        quota: None,
     })
 }
 
@@ -347,8 +353,22 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let registry = state.registry.clone();
+    let client_id = state.config.client_id.clone();
+    let now = state.clock.now();
     let found = store::run(&state.pool, move |conn| {
-        Ok(owned(conn, &client.0, &id).and_then(|(row, user)| view(conn, row, user)))
+        let (row, user) = match owned(conn, &client.0, &id) {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
+        };
+        let budget = match registry.get(&row.bank_id) {
+            Some(bank) => super::quota_budget::budget(conn, bank, &client_id, &row, now)?,
+            None => None,
+        };
+        Ok(view(conn, row, user).map(|mut v| {
+            v.quota = budget;
+            v
+        }))
     })
     .await??;
     Ok(HttpResponse::Ok().json(found))

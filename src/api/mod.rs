@@ -10,6 +10,7 @@ pub mod feed_cache;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod quota_budget;
 pub mod responses;
 pub mod sca;
 pub mod syncs;
