@@ -14,6 +14,7 @@ pub mod data_dir;
 pub mod fuzzing;
 pub mod httpsig;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod registry;

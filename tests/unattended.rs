@@ -177,6 +177,26 @@ async fn the_fifth_unattended_sync_is_refused_locally_and_a_present_user_is_not_
         1 + 4 + 3,
         "the journey's, four unattended, three with the user: {list}"
     );
+
+    // /metrics: the fleet's runs from the database, this process's bank calls and latency.
+    let mut response = awc::Client::default()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
+    for expected in [
+        "passerelle_sync_runs{trigger=\"psu\",status=\"succeeded\"} 4",
+        "passerelle_sync_runs{trigger=\"batch\",status=\"succeeded\"} 4",
+        "passerelle_sync_runs{trigger=\"batch\",status=\"failed\"} 1",
+        "passerelle_jobs{status=\"dead\"} 0",
+        "passerelle_bank_calls_total{bank=\"sandbox-bcp\",endpoint=\"GET /accounts\",status=\"200\"}",
+        "passerelle_bank_call_seconds_count{bank=\"sandbox-bcp\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+    assert!(!text.contains(&id), "no connection id in the metrics");
 }
 
 async fn sync_run(app: &TestApp, id: &str) -> passerelle::store::models::SyncRunRow {

@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(health::healthz)
     .service(health::readyz)
+    .service(health::metrics)
     .service(openapi::document)
     .service(openapi::page)
     .service(banks::list)
@@ -71,6 +72,7 @@ fn method_not_allowed(cfg: &mut web::ServiceConfig) {
     // Served beside the API but not described by it.
     paths.push(("/openapi.json".into(), "GET".into()));
     paths.push(("/docs".into(), "GET".into()));
+    paths.push(("/metrics".into(), "GET".into()));
     for (path, allow) in paths {
         cfg.service(web::resource(path).default_service(web::to(move || {
             let allow = allow.clone();

@@ -80,6 +80,19 @@ pub fn record_counts(
         .execute(conn)
 }
 
+/// How many runs per trigger and status.
+pub fn counts(conn: &mut DbConnection) -> QueryResult<Vec<(String, String, i64)>> {
+    sync_runs::table
+        .group_by((sync_runs::trigger_kind, sync_runs::status))
+        .select((
+            sync_runs::trigger_kind,
+            sync_runs::status,
+            diesel::dsl::count_star(),
+        ))
+        .order((sync_runs::trigger_kind.asc(), sync_runs::status.asc()))
+        .load(conn)
+}
+
 /// The run with this id.
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SyncRunRow>> {
     sync_runs::table

@@ -182,10 +182,15 @@ impl SyncRequest<'_> {
         };
         let key = self.quota_key(iban, method);
         let day = policy.day(self.clock.now());
-        Ok(store::run(self.pool, move |conn| {
+        let spent = store::run(self.pool, move |conn| {
             Ok(quota::try_spend(conn, &key, day, limit)?)
         })
-        .await?)
+        .await?;
+        if !spent {
+            crate::metrics::global()
+                .quota_refused(self.connector.bank().id.as_str(), method.as_str());
+        }
+        Ok(spent)
     }
 
     /// An unattended call the bank answered 429: that key is spent for the provider's day. The

@@ -350,7 +350,9 @@ mod tests {
     #[test]
     fn the_next_slot_follows_and_a_day_has_at_most_the_allowed_syncs() {
         let bank = bcp();
-        let mut at = midnight(&bank, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
+        // From just before a Paris midnight: the day's four slots all start later.
+        let mut at =
+            midnight(&bank, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()) - Duration::seconds(1);
         let mut seen = Vec::new();
         for _ in 0..8 {
             at = next_slot(&bank, 4, "conn-a", at).unwrap();

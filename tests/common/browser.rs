@@ -328,8 +328,16 @@ impl Browser {
     /// The visible text of the (first) element matching `css`.
     pub async fn text(&mut self, css: &str) -> String {
         let client = self.client.clone();
+        // Waits like `click`: right after a click that submits a form, the next page may not
+        // be there yet (a wrong OTP's error was once read before its page loaded).
         self.step(&format!("read `{css}`"), async move {
-            client.find(Locator::Css(css)).await?.text().await
+            client
+                .wait()
+                .at_most(ELEMENT_WAIT)
+                .for_element(Locator::Css(css))
+                .await?
+                .text()
+                .await
         })
         .await
     }

@@ -189,7 +189,15 @@ impl StetClient {
             &self.signer,
         )
         .map_err(fail)?;
-        let raw = self.http.send(outbound).await.map_err(|e| {
+        let started = std::time::Instant::now();
+        let sent = self.http.send(outbound).await;
+        crate::metrics::global().bank_call(
+            self.bank.as_ref(),
+            call.endpoint,
+            sent.as_ref().ok().map(|r| r.status.as_u16()),
+            started.elapsed(),
+        );
+        let raw = sent.map_err(|e| {
             let transient = e.is_transient();
             let kind = match e {
                 TransportError::BodyTooLarge { limit } => BankErrorKind::TooLarge { limit },
