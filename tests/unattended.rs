@@ -276,3 +276,71 @@ async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_li
         }
     }
 }
+
+/// A 503 with `Retry-After` from the bank leaves the whole bank alone until then: the failing
+/// sync's job is retried at that instant, and another connection's sync at the same bank is
+/// postponed without a call (nor an attempt counted). The clock, not sleeping, moves past it.
+#[actix_web::test]
+async fn a_503_with_retry_after_backs_off_the_whole_bank() {
+    use passerelle::sandbox::faults::ScriptedFault;
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let lea = connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
+    let marc = connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
+    let sandbox = app.sandbox.as_ref().unwrap();
+    sandbox.faults.forget_seen();
+    sandbox.faults.script(
+        ScriptedFault::unavailable(1)
+            .on("GET", "/accounts")
+            .with_status(503)
+            .with_retry_after(Some("600")),
+    );
+    let w = worker(&app, "w1");
+    let mut runs = Vec::new();
+    for id in [&lea, &marc] {
+        let (code, queued) = api(&app, "POST", &format!("/v1/connections/{id}/sync"), None).await;
+        assert_eq!(code, 202, "{queued}");
+        runs.push(queued["sync_id"].as_str().unwrap().to_owned());
+    }
+    assert!(w.run_one().await.unwrap());
+    assert!(w.run_one().await.unwrap());
+    assert!(!w.run_one().await.unwrap(), "both wait for the bank");
+    let accounts_calls = |app: &TestApp| {
+        app.sandbox
+            .as_ref()
+            .unwrap()
+            .faults
+            .seen()
+            .iter()
+            .filter(|c| c.path.ends_with("/accounts"))
+            .count()
+    };
+    assert_eq!(
+        accounts_calls(&app),
+        1,
+        "only the first sync reached the bank"
+    );
+    let queue = store::run(&app.state.pool, |conn| Ok(store::jobs::list(conn)?))
+        .await
+        .unwrap();
+    let syncs: Vec<_> = queue.iter().filter(|j| j.kind == "sync").collect();
+    assert_eq!(syncs.len(), 2);
+    let resume = app.state.clock.stored_now() + chrono::Duration::seconds(600);
+    for job in &syncs {
+        assert!(
+            (job.run_at - resume).num_seconds().abs() <= 1,
+            "{job:?} waits until the bank's Retry-After"
+        );
+    }
+    let attempts: Vec<i32> = syncs.iter().map(|j| j.attempts).collect();
+    assert!(
+        attempts.contains(&1) && attempts.contains(&0),
+        "{attempts:?}"
+    );
+
+    app.state.clock.advance(Duration::from_secs(601)).unwrap();
+    w.drain().await.unwrap();
+    for run in &runs {
+        assert_eq!(sync_run(&app, run).await.status, "succeeded");
+    }
+}

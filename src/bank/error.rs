@@ -100,6 +100,8 @@ pub struct BankErrorDetails {
     pub status: Option<u16>,
     /// The raw answer body, if one came.
     pub raw_body: Option<Bytes>,
+    /// How long the bank asked to be left alone (`Retry-After` on a 503 or 429), if it did.
+    pub retry_after: Option<std::time::Duration>,
     /// What went wrong.
     pub kind: BankErrorKind,
 }

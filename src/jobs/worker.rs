@@ -13,7 +13,7 @@ use crate::bank::{BankErrorKind, Connectors, PsuContext};
 use crate::model::{JobKind, JobStatus};
 use crate::registry::Registry;
 use crate::store::models::JobRow;
-use crate::store::{self, jobs, vault, StoreError};
+use crate::store::{self, bank_pauses, connections, jobs, vault, StoreError};
 use crate::sync::schedule::{self, SyncJob};
 use crate::sync::service::{sync_connection, SyncContext, SyncOrder, SyncOrderError};
 use crate::sync::SyncError;
@@ -52,6 +52,8 @@ enum Settle {
     },
     /// Failed for good: dead at once.
     Dead(String),
+    /// Not tried: its bank asked to be left alone until then.
+    Postpone(NaiveDateTime),
 }
 
 /// A job worker over the database.
@@ -205,6 +207,26 @@ impl Worker {
     }
 
     async fn sync(&self, payload: SyncJob) -> Settle {
+        let now = self.ctx.clock.stored_now();
+        let id = payload.connection_id.clone();
+        let paused = store::run(&self.ctx.pool, move |conn| {
+            let Some(connection) = connections::find(conn, &id)? else {
+                return Ok(None);
+            };
+            Ok(bank_pauses::paused_until(conn, &connection.bank_id, now)?
+                .map(|until| (connection.bank_id, until)))
+        })
+        .await;
+        match paused {
+            Ok(Some((_, until))) => return Settle::Postpone(until),
+            Ok(None) => {}
+            Err(e) => {
+                return Settle::Retry {
+                    error: e.to_string(),
+                    at: None,
+                }
+            }
+        }
         let order = SyncOrder {
             connection_id: payload.connection_id,
             run_id: payload.run_id,
@@ -217,7 +239,20 @@ impl Worker {
         };
         match sync_connection(&self.ctx, &self.connectors, &order).await {
             Ok(_) => Settle::Done,
-            Err(e) => classify(e, self.ctx.clock.stored_now()),
+            Err(e) => {
+                let now = self.ctx.clock.stored_now();
+                if let Some((bank, until)) = bank_asks_for_a_pause(&e, now) {
+                    let reason = e.to_string();
+                    let paused = store::run(&self.ctx.pool, move |conn| {
+                        Ok(bank_pauses::pause(conn, &bank, until, &reason, now)?)
+                    })
+                    .await;
+                    if let Err(store_error) = paused {
+                        tracing::warn!(error = %store_error, "cannot record the bank's pause");
+                    }
+                }
+                classify(e, now)
+            }
         }
     }
 
@@ -268,11 +303,35 @@ impl Worker {
                     jobs::fail(conn, &id, &worker, &error, retry_at, now)?
                 }
                 Settle::Dead(error) => jobs::fail(conn, &id, &worker, &error, None, now)?,
+                Settle::Postpone(until) => jobs::postpone(conn, &id, &worker, until, now)?,
             };
             Ok(())
         })
         .await
     }
+}
+
+/// A 503 (or 429) with `Retry-After` from the bank: the bank and until when every worker leaves
+/// it alone.
+fn bank_asks_for_a_pause(
+    error: &SyncOrderError,
+    now: NaiveDateTime,
+) -> Option<(String, NaiveDateTime)> {
+    let SyncOrderError::Sync(SyncError::Bank(e)) = error else {
+        return None;
+    };
+    let unavailable = matches!(
+        e.kind,
+        BankErrorKind::Unavailable {
+            status: Some(503),
+            ..
+        }
+    );
+    if !unavailable {
+        return None;
+    }
+    let wait = Duration::from_std(e.retry_after?).ok()?;
+    Some((e.bank.as_str().to_owned(), now + wait))
 }
 
 /// What a failed sync means for its job: a transient failure (the bank unavailable or rate
@@ -290,7 +349,10 @@ fn classify(error: SyncOrderError, now: NaiveDateTime) -> Settle {
             },
             BankErrorKind::Unavailable { .. } => Settle::Retry {
                 error: text,
-                at: None,
+                at: e
+                    .retry_after
+                    .and_then(|d| Duration::from_std(d).ok())
+                    .map(|d| now + d),
             },
             _ => Settle::Done,
         },

@@ -184,6 +184,28 @@ pub fn release(
         .map(|n| n == 1)
 }
 
+/// Puts the job back until `until` without counting the attempt (its bank asked to be left
+/// alone: nothing was tried).
+pub fn postpone(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    until: NaiveDateTime,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, worker))
+        .set((
+            jobs::status.eq(JobStatus::Queued.as_str()),
+            jobs::run_at.eq(until),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
 /// Every job in the queue (queued, running, retrying, dead), the next to run first.
 pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<JobRow>> {
     jobs::table

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod api_clients;
 pub mod audit;
 pub mod balances;
+pub mod bank_pauses;
 pub mod connections;
 pub mod consents;
 pub mod continuity;

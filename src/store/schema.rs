@@ -323,6 +323,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    bank_pauses (bank_id) {
+        bank_id -> Text,
+        until -> Timestamp,
+        reason -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> api_clients (api_client_id));
 diesel::joinable!(users -> api_clients (api_client_id));
 diesel::joinable!(connections -> users (user_id));
@@ -361,4 +370,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     audit_log,
     bank_responses,
+    bank_pauses,
 );

@@ -6,8 +6,8 @@
 //! connections do not all fire at midnight, and the same connection does not fire at the same
 //! minute every day), moved out of the bank's maintenance windows. Each connection keeps its
 //! next slot in the indexed `next_sync_at`: planning reads only what is due, never every
-//! connection. A slot that comes right after a sync with the user present (the journey, or the
-//! app's sync on demand) is skipped: the data is fresh and the quota better kept.
+//! connection. A slot in which a sync was already made (the user's, on demand) is skipped: the
+//! data is fresh and the quota better kept.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
@@ -108,6 +108,17 @@ pub fn next_slot(
         .map(|(_, at)| at)
 }
 
+/// The start of the slot `at` falls in.
+pub fn window_start(bank: &Bank, per_day: u32, at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = at.with_timezone(&bank.time_zone).date_naive();
+    windows(bank, per_day, "", day)
+        .into_iter()
+        .map(|(from, _)| from)
+        .filter(|from| *from <= at)
+        .last()
+        .unwrap_or_else(|| midnight(bank, day))
+}
+
 /// What one planning pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Planned {
@@ -141,11 +152,13 @@ pub fn plan_due(
                 continue;
             }
             set_next(conn, &id, next.map(|t| t.naive_utc()))?;
-            // Fresh from a sync with the user present (or any sync) within half a slot.
-            let half_slot = Duration::minutes(i64::from(24 * 60 / per_day.max(1)) / 2);
-            if last_synced.is_some_and(|at| now - at < half_slot) {
-                planned.skipped_fresh += 1;
-                continue;
+            // A sync already made in this slot (the user's, on demand) stands for it.
+            let slot_start = bank.map(|b| window_start(b, per_day, now.and_utc()));
+            if let (Some(last), Some(start)) = (last_synced, slot_start) {
+                if last.and_utc() >= start {
+                    planned.skipped_fresh += 1;
+                    continue;
+                }
             }
             if enqueue_sync(conn, &id, "batch", None, now)? {
                 planned.enqueued += 1;

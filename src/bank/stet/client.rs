@@ -151,6 +151,7 @@ impl StetClient {
             request_id: request_id.to_owned(),
             status: None,
             raw_body: None,
+            retry_after: None,
             kind,
         })
     }
@@ -317,6 +318,7 @@ impl StetClient {
         let mut err = self.error(call.endpoint, request_id, kind);
         err.status = Some(raw.status.as_u16());
         err.raw_body = Some(raw.body.clone());
+        err.retry_after = retry::retry_after(raw, self.clock.now());
         err
     }
 
