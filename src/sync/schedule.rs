@@ -114,8 +114,8 @@ pub fn window_start(bank: &Bank, per_day: u32, at: DateTime<Utc>) -> DateTime<Ut
     windows(bank, per_day, "", day)
         .into_iter()
         .map(|(from, _)| from)
-        .filter(|from| *from <= at)
-        .last()
+        .rev()
+        .find(|from| *from <= at)
         .unwrap_or_else(|| midnight(bank, day))
 }
 
