@@ -1,0 +1,180 @@
+//! `kill -9` of a job worker at random points while it syncs, twenty rounds, on SQLite and
+//! PostgreSQL: afterwards no job is lost (every sync the app asked for ran, none is left queued,
+//! running or dead), no transaction is doubled or lost (a last sync finds nothing to add), and
+//! every connection is still active. The workers are `passerelle worker` processes on the same
+//! database and the same clock file as this test, which moves the clock past a killed worker's
+//! lease instead of waiting for it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+
+use common::http_browser::{api_with_headers, connect, HttpBrowser};
+use common::{TestApp, TestDb};
+use passerelle::jobs::{Worker, WorkerOptions};
+use passerelle::store::schema::{accounts, transactions};
+use passerelle::store::{self, jobs, sync_runs, DatabaseUrl};
+use passerelle::sync::service::SyncContext;
+
+const ROUNDS: u64 = 20;
+
+fn database_env(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    }
+}
+
+/// Every transaction of the connection's accounts: account and the bank's reference (every
+/// sandbox row at these personas has one).
+async fn rows(app: &TestApp, connection: &str) -> Vec<(String, Option<String>)> {
+    let connection = connection.to_owned();
+    store::run(&app.state.pool, move |conn| {
+        Ok(transactions::table
+            .inner_join(accounts::table)
+            .filter(accounts::connection_id.eq(&connection))
+            .select((transactions::account_id, transactions::entry_reference))
+            .load(conn)?)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction() {
+    for db in TestDb::all() {
+        let clock_dir = tempfile::tempdir().unwrap();
+        let clock_file = clock_dir.path().join("clock");
+        std::fs::write(&clock_file, "0").unwrap();
+        let file = clock_file.clone();
+        let app = TestApp::spawn_with_sandbox_and(db, move |config| {
+            config.test_clock_file = Some(file);
+        })
+        .await;
+        let browser = HttpBrowser::new(&app);
+        let ids = [
+            connect(&app, &browser, "georges", "sandbox-bcp", "GEORGES").await,
+            connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await,
+            connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await,
+        ];
+        let sandbox = app.sandbox.as_ref().unwrap();
+        let mut asked: HashSet<String> = HashSet::new();
+        let mut killed_mid_job = 0;
+        for round in 0..ROUNDS {
+            // The app asks for a sync of each connection, its user present (no quota).
+            for id in &ids {
+                let (code, queued) = api_with_headers(
+                    &app,
+                    "POST",
+                    &format!("/v1/connections/{id}/sync"),
+                    &[("PSU-IP-Address", "198.51.100.4")],
+                )
+                .await;
+                assert_eq!(code, 202, "{queued}");
+                asked.insert(queued["sync_id"].as_str().unwrap().to_owned());
+            }
+            let mut worker = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+                .arg("worker")
+                .env("PASSERELLE_DATA_DIR", app.data_dir.path())
+                .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
+                .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
+                .env(
+                    "PASSERELLE_SANDBOX_WEB_LISTEN",
+                    sandbox.web_addr.to_string(),
+                )
+                .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start passerelle worker");
+            // A point between the process starting and its syncs ending (a deterministic spread
+            // over the rounds: the same points on every run).
+            let at = 150 + (round * 7919) % 1100;
+            actix_web::rt::time::sleep(Duration::from_millis(at)).await;
+            let running = store::run(&app.state.pool, |conn| Ok(jobs::counts(conn)?))
+                .await
+                .unwrap()
+                .iter()
+                .any(|(status, n)| status == "running" && *n > 0);
+            if running {
+                killed_mid_job += 1;
+            }
+            worker.kill().unwrap(); // SIGKILL
+            worker.wait().unwrap();
+            // Past the killed worker's leases.
+            app.state.clock.advance(Duration::from_secs(61)).unwrap();
+        }
+        assert!(killed_mid_job > 0, "no kill fell while a job ran");
+
+        // A last worker finishes whatever the killed ones left.
+        let w = Worker::new(
+            SyncContext {
+                pool: app.state.pool.clone(),
+                config: app.state.config.clone(),
+                keyring: app.state.keyring.clone(),
+                clock: app.state.clock.clone(),
+            },
+            Arc::clone(&app.state.registry),
+            WorkerOptions::default(),
+            "finisher",
+        );
+        w.drain().await.unwrap();
+        let left = store::run(&app.state.pool, |conn| Ok(jobs::list(conn)?))
+            .await
+            .unwrap();
+        assert!(
+            left.iter()
+                .all(|j| j.kind == "sweep" && j.status == "queued"),
+            "no sync job is left or dead: {left:#?}"
+        );
+        for run in &asked {
+            let id = run.clone();
+            let row = store::run(&app.state.pool, move |conn| Ok(sync_runs::find(conn, &id)?))
+                .await
+                .unwrap()
+                .expect("every asked sync has its run");
+            assert_eq!(row.status, "succeeded", "{row:?}");
+        }
+
+        // Nothing doubled, nothing lost: each row once, and a last sync adds nothing.
+        for id in &ids {
+            let before = rows(&app, id).await;
+            let referenced: Vec<_> = before.iter().filter(|(_, r)| r.is_some()).collect();
+            let unique: HashSet<_> = referenced.iter().collect();
+            assert_eq!(unique.len(), referenced.len(), "{id}: a transaction twice");
+            let (code, queued) = api_with_headers(
+                &app,
+                "POST",
+                &format!("/v1/connections/{id}/sync"),
+                &[("PSU-IP-Address", "198.51.100.4")],
+            )
+            .await;
+            assert_eq!(code, 202, "{queued}");
+            w.drain().await.unwrap();
+            let run_id = queued["sync_id"].as_str().unwrap().to_owned();
+            let last = store::run(&app.state.pool, move |conn| {
+                Ok(sync_runs::find(conn, &run_id)?)
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                (last.status.as_str(), last.transactions_added),
+                ("succeeded", 0),
+                "{id}: {last:?}"
+            );
+            assert_eq!(rows(&app, id).await.len(), before.len());
+            let (_, connection) =
+                common::http_browser::api(&app, "GET", &format!("/v1/connections/{id}"), None)
+                    .await;
+            assert_eq!(connection["status"], "active", "{connection}");
+        }
+    }
+}
