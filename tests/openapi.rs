@@ -461,3 +461,30 @@ async fn account_answers_are_the_ones_the_document_declares() {
         assert_as_documented(&doc, (path, "get"), (status, &content_type, &body));
     }
 }
+
+/// Every `$ref` of the document names a component it has (a schema referenced by a parameter
+/// but never registered once left a dangling reference behind).
+#[test]
+fn every_reference_resolves() {
+    fn walk(value: &Value, doc: &Value, seen: &mut usize) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    let path = reference.trim_start_matches("#/");
+                    let target = path.split('/').fold(doc, |node, part| &node[part]);
+                    assert!(!target.is_null(), "dangling {reference}");
+                    *seen += 1;
+                }
+                for child in map.values() {
+                    walk(child, doc, seen);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, doc, seen)),
+            _ => {}
+        }
+    }
+    let doc = document();
+    let mut seen = 0;
+    walk(&doc, &doc, &mut seen);
+    assert!(seen > 10, "the document has references: {seen}");
+}

@@ -41,7 +41,8 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
             json::Amount,
             accounts::TransactionStatus,
             crate::model::ConnectionStatus,
-            crate::model::ContinuityVerdict
+            crate::model::ContinuityVerdict,
+            syncs::IpAddress
         ),
         responses(
             responses::Unauthorized,

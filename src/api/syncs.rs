@@ -87,30 +87,59 @@ pub struct SyncRunList {
     pub syncs: Vec<SyncRunView>,
 }
 
-/// The user's context the app forwards, when it does: `PSU-IP-Address` must be an IP address.
+/// The document's schema of `PSU-IP-Address`: an IPv4 or an IPv6 address.
+pub struct IpAddress;
+
+impl utoipa::PartialSchema for IpAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let address = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(address(KnownFormat::Ipv4))
+            .item(address(KnownFormat::Ipv6))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IpAddress {}
+
+/// The longest `PSU-User-Agent` forwarded to the bank; a longer one is cut there.
+const USER_AGENT_MAX_BYTES: usize = 512;
+
+/// The user's context the app forwards, when it does: `PSU-IP-Address` must be an IP address;
+/// `PSU-User-Agent` is passed on as given (cut at 512 bytes; bytes that are not UTF-8 replaced).
 fn psu_headers(http: &HttpRequest) -> Result<Option<PsuHeaders>, ApiError> {
-    let header = |name: &str| {
-        http.headers()
-            .get(name)
-            .map(|v| v.to_str().map(str::trim).map(str::to_owned))
-    };
-    let Some(ip) = header("PSU-IP-Address") else {
+    let Some(ip) = http.headers().get("PSU-IP-Address") else {
         return Ok(None);
     };
     let ip = ip
+        .to_str()
         .ok()
+        .map(str::trim)
         .filter(|ip| ip.parse::<IpAddr>().is_ok())
+        .map(str::to_owned)
         .ok_or_else(|| ApiError::invalid("PSU-IP-Address", "must be an IP address"))?;
-    let user_agent = match header("PSU-User-Agent") {
-        None => None,
-        Some(Ok(agent)) if !agent.is_empty() && agent.len() <= 512 => Some(agent),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "PSU-User-Agent",
-                "must be printable text of at most 512 bytes",
-            ))
-        }
-    };
+    let user_agent = http
+        .headers()
+        .get("PSU-User-Agent")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        .filter(|agent| !agent.is_empty())
+        .map(|mut agent| {
+            if agent.len() > USER_AGENT_MAX_BYTES {
+                let mut cut = USER_AGENT_MAX_BYTES;
+                while !agent.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                agent.truncate(cut);
+            }
+            agent
+        });
     Ok(Some(PsuHeaders {
         ip_address: ip,
         user_agent,
@@ -124,7 +153,7 @@ fn psu_headers(http: &HttpRequest) -> Result<Option<PsuHeaders>, ApiError> {
     operation_id = "sync_connection",
     params(
         ("id" = String, Path, description = "Connection id"),
-        ("PSU-IP-Address" = Option<String>, Header,
+        ("PSU-IP-Address" = Option<IpAddress>, Header,
          description = "The user's IP address, when the user is present: the sync then spends no quota"),
         ("PSU-User-Agent" = Option<String>, Header, description = "The user's browser, with `PSU-IP-Address`"),
     ),
