@@ -153,9 +153,9 @@ fn psu_headers(http: &HttpRequest) -> Result<Option<PsuHeaders>, ApiError> {
     operation_id = "sync_connection",
     params(
         ("id" = String, Path, description = "Connection id"),
-        ("PSU-IP-Address" = Option<IpAddress>, Header,
+        ("PSU-IP-Address" = Option<IpAddress>, Header, nullable = false,
          description = "The user's IP address, when the user is present: the sync then spends no quota"),
-        ("PSU-User-Agent" = Option<String>, Header, description = "The user's browser, with `PSU-IP-Address`"),
+        ("PSU-User-Agent" = Option<String>, Header, nullable = false, description = "The user's browser, with `PSU-IP-Address`"),
     ),
     responses(
         (status = 202, description = "Queued", body = SyncQueued),

@@ -171,17 +171,7 @@ pub fn release(
     worker: &str,
     at: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(held!(id, worker))
-        .set((
-            jobs::status.eq(JobStatus::Queued.as_str()),
-            jobs::run_at.eq(at),
-            jobs::attempts.eq(jobs::attempts - 1),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<NaiveDateTime>),
-            jobs::updated_at.eq(at),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    postpone(conn, id, worker, at, at)
 }
 
 /// Puts the job back until `until` without counting the attempt (its bank asked to be left
