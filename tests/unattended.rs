@@ -344,3 +344,69 @@ async fn a_503_with_retry_after_backs_off_the_whole_bank() {
         assert_eq!(sync_run(&app, run).await.status, "succeeded");
     }
 }
+
+/// `passerelle sync --due`, run as an operator runs it beside the server on the same database
+/// and clock: the connections whose slot has come are synced once, the others are left.
+#[actix_web::test]
+async fn sync_due_runs_what_the_schedule_says_is_due_once() {
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock_file = clock_dir.path().join("clock");
+    std::fs::write(&clock_file, "0").unwrap();
+    let file = clock_file.clone();
+    let app = TestApp::spawn_with_sandbox_and(TestDb::sqlite(), move |config| {
+        config.test_clock_file = Some(file);
+    })
+    .await;
+    let browser = HttpBrowser::new(&app);
+    let lea = connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
+    let marc = connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
+    // Nothing is due right after the journeys.
+    let due = |app: &TestApp| {
+        let sandbox = app.sandbox.as_ref().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            .args(["sync", "--due"])
+            .env("PASSERELLE_DATA_DIR", app.data_dir.path())
+            .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
+            .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
+            .env(
+                "PASSERELLE_SANDBOX_WEB_LISTEN",
+                sandbox.web_addr.to_string(),
+            )
+            .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run passerelle sync --due")
+    };
+    let out = due(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("0 sync(s) planned"), "{stdout}");
+
+    // A day later both are due: each is synced once.
+    app.state
+        .clock
+        .advance(Duration::from_secs(86_400))
+        .unwrap();
+    let out = due(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 sync(s) planned"), "{stdout}");
+    for id in [&lea, &marc] {
+        let cid = id.clone();
+        let runs = store::run(&app.state.pool, move |conn| {
+            Ok(sync_runs::list_for_connection(conn, &cid)?)
+        })
+        .await
+        .unwrap();
+        let batch: Vec<_> = runs.iter().filter(|r| r.trigger_kind == "batch").collect();
+        assert_eq!(batch.len(), 1, "{runs:#?}");
+        assert_eq!(batch[0].status, "succeeded");
+    }
+    // Run again at once: nothing is due any more.
+    let out = due(&app);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 sync(s) planned"));
+}
