@@ -3,7 +3,7 @@
 //! they reset, and the next scheduled sync. No hosted aggregator shows it; an app deciding
 //! whether to ask for a sync now needs it.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,6 +40,31 @@ pub struct QuotaLeft {
     pub left: i64,
 }
 
+/// Unattended lists of accounts left today for `connection` (every unattended sync starts with
+/// one, so none left means no unattended sync); `None` when its bank sets no limit.
+pub fn account_list_left(
+    conn: &mut DbConnection,
+    bank: &Bank,
+    client_id: &str,
+    connection: &ConnectionRow,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let Some(limit) = bank.batch_calls_per_day() else {
+        return Ok(None);
+    };
+    let key = QuotaKey {
+        bank_id: connection.bank_id.clone(),
+        client_id: client_id.to_owned(),
+        psu_id: connection.id.clone(),
+        iban: ACCOUNT_LIST.to_owned(),
+        method: "accounts".into(),
+    };
+    let day = now.with_timezone(&bank.time_zone).date_naive();
+    Ok(Some(
+        (i64::from(limit) - quota::spent(conn, &key, day)?).max(0),
+    ))
+}
+
 /// The budget of `connection` at `now`; `None` when its bank sets no unattended limit.
 pub fn budget(
     conn: &mut DbConnection,
@@ -52,11 +77,7 @@ pub fn budget(
         return Ok(None);
     };
     let day = now.with_timezone(&bank.time_zone).date_naive();
-    let resets_at = day
-        .succ_opt()
-        .and_then(|next| next.and_hms_opt(0, 0, 0))
-        .and_then(|midnight| bank.time_zone.from_local_datetime(&midnight).earliest())
-        .map_or(now, |t| t.with_timezone(&Utc));
+    let resets_at = bank.day_ends_at(now);
     let key = |account: &str, method: &str| QuotaKey {
         bank_id: connection.bank_id.clone(),
         client_id: client_id.to_owned(),
@@ -70,7 +91,7 @@ pub fn budget(
     let mut calls = vec![QuotaLeft {
         account_id: None,
         method: "accounts".into(),
-        left: left(conn, &key(ACCOUNT_LIST, "accounts"))?,
+        left: account_list_left(conn, bank, client_id, connection, now)?.unwrap_or(0),
     }];
     for account in accounts::list_for_connection(conn, &connection.id)? {
         for method in ["balances", "transactions"] {

@@ -10,20 +10,19 @@ use std::net::IpAddr;
 
 use actix_web::middleware::from_fn;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::{require_api_key, ApiClient};
 use super::error::ApiError;
+use super::quota_budget::account_list_left;
 use super::responses::{Conflict, Internal, NotFound, Unauthorized, ValidationFailed};
 use crate::model::ConnectionStatus;
 use crate::state::AppState;
 use crate::store::models::SyncRunRow;
-use crate::store::quota::{self, QuotaKey};
 use crate::store::{self, connections, sync_runs};
 use crate::sync::schedule::{self, PsuHeaders};
-use crate::sync::ACCOUNT_LIST;
 
 /// A sync queued.
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,24 +197,11 @@ pub async fn request(
         let trigger = if psu.is_some() { "psu" } else { "batch" };
         if psu.is_none() {
             if let Some(bank) = registry.get(&connection.bank_id) {
-                if let Some(limit) = bank.batch_calls_per_day() {
-                    let day = now.with_timezone(&bank.time_zone).date_naive();
-                    let key = QuotaKey {
-                        bank_id: connection.bank_id.clone(),
-                        client_id: client_id.clone(),
-                        psu_id: connection.id.clone(),
-                        iban: ACCOUNT_LIST.to_owned(),
-                        method: "accounts".into(),
-                    };
-                    if quota::spent(conn, &key, day)? >= i64::from(limit) {
-                        let tomorrow = day.succ_opt().unwrap_or(day);
-                        let retry_at = bank
-                            .time_zone
-                            .from_local_datetime(&tomorrow.and_hms_opt(0, 0, 0).unwrap_or_default())
-                            .earliest()
-                            .map_or(now, |t| t.with_timezone(&Utc));
-                        return Ok(Err(ApiError::QuotaExhausted { retry_at }));
-                    }
+                let left = account_list_left(conn, bank, &client_id, &connection, now)?;
+                if left == Some(0) {
+                    return Ok(Err(ApiError::QuotaExhausted {
+                        retry_at: bank.day_ends_at(now),
+                    }));
                 }
             }
         }

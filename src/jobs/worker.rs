@@ -13,7 +13,7 @@ use crate::bank::{BankErrorKind, Connectors, PsuContext};
 use crate::model::{JobKind, JobStatus};
 use crate::registry::Registry;
 use crate::store::models::JobRow;
-use crate::store::{self, bank_pauses, connections, jobs, vault, StoreError};
+use crate::store::{self, bank_pauses, jobs, vault, StoreError};
 use crate::sync::schedule::{self, SyncJob};
 use crate::sync::service::{sync_connection, SyncContext, SyncOrder, SyncOrderError};
 use crate::sync::SyncError;
@@ -207,26 +207,6 @@ impl Worker {
     }
 
     async fn sync(&self, payload: SyncJob) -> Settle {
-        let now = self.ctx.clock.stored_now();
-        let id = payload.connection_id.clone();
-        let paused = store::run(&self.ctx.pool, move |conn| {
-            let Some(connection) = connections::find(conn, &id)? else {
-                return Ok(None);
-            };
-            Ok(bank_pauses::paused_until(conn, &connection.bank_id, now)?
-                .map(|until| (connection.bank_id, until)))
-        })
-        .await;
-        match paused {
-            Ok(Some((_, until))) => return Settle::Postpone(until),
-            Ok(None) => {}
-            Err(e) => {
-                return Settle::Retry {
-                    error: e.to_string(),
-                    at: None,
-                }
-            }
-        }
         let order = SyncOrder {
             connection_id: payload.connection_id,
             run_id: payload.run_id,
@@ -340,6 +320,7 @@ fn bank_asks_for_a_pause(
 fn classify(error: SyncOrderError, now: NaiveDateTime) -> Settle {
     let text = error.to_string();
     match error {
+        SyncOrderError::BankPaused { until } => Settle::Postpone(until),
         SyncOrderError::Sync(SyncError::Bank(e)) => match e.kind {
             BankErrorKind::RateLimited { retry_after } => Settle::Retry {
                 error: text,

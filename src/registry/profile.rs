@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -337,6 +337,24 @@ impl Bank {
             ProtocolProfile::Stet(stet) => Some(stet),
             _ => None,
         }
+    }
+
+    /// The UTC instant of the local midnight that starts `day` in the bank's time zone (the
+    /// earlier one on a day whose midnight repeats).
+    pub fn midnight(&self, day: NaiveDate) -> DateTime<Utc> {
+        let local = day.and_time(chrono::NaiveTime::MIN);
+        self.time_zone
+            .from_local_datetime(&local)
+            .earliest()
+            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
+    }
+
+    /// When the bank's calendar day of `at` ends: its next local midnight, when the daily
+    /// unattended calls reset.
+    pub fn day_ends_at(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let day = at.with_timezone(&self.time_zone).date_naive();
+        day.succ_opt()
+            .map_or(at + chrono::Duration::days(1), |next| self.midnight(next))
     }
 
     /// Unattended calls the provider allows per key and calendar day (STET: the profile's

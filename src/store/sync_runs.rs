@@ -58,11 +58,6 @@ pub fn save(conn: &mut DbConnection, row: &SyncRunRow) -> QueryResult<()> {
     Ok(())
 }
 
-/// Records a failed run (or turns the queued one failed).
-pub fn record_failed(conn: &mut DbConnection, row: &SyncRunRow) -> QueryResult<()> {
-    save(conn, row)
-}
-
 /// Records what a sync changed (in its own transaction, once the changes are written).
 pub fn record_counts(
     conn: &mut DbConnection,

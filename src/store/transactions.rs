@@ -20,8 +20,9 @@ pub enum Upserted {
     Unchanged,
 }
 
-/// Inserts a transaction or updates the one with the same `(account_id, fingerprint)`, which
-/// keeps its Passerelle id: a pending transaction that books stays the same transaction.
+/// Inserts a transaction or updates the one with the same `(account_id, fingerprint)`, keeping
+/// its id: a row-by-row write for seeding and tools (`examples/seed_feed.rs`, tests). The sync
+/// does not use it: it writes through the reconciliation's plan ([`apply`]).
 pub fn upsert(conn: &mut DbConnection, row: &TransactionRow) -> QueryResult<Upserted> {
     let existing = transactions::table
         .filter(transactions::account_id.eq(&row.account_id))

@@ -19,7 +19,7 @@ pub mod write;
 use std::cell::RefCell;
 use std::collections::HashSet;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
@@ -227,14 +227,7 @@ impl SyncRequest<'_> {
 
     /// When the provider's calendar day ends: the unattended calls reset then.
     pub fn quota_resets_at(&self) -> chrono::DateTime<Utc> {
-        let policy = self.connector.unattended_policy();
-        let now = self.clock.now();
-        let tomorrow = policy.day(now).succ_opt().unwrap_or_default();
-        policy
-            .time_zone
-            .from_local_datetime(&tomorrow.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map_or(now, |t| t.with_timezone(&Utc))
+        self.connector.bank().day_ends_at(self.clock.now())
     }
 
     fn quota_key(&self, iban: &str, method: UnattendedMethod) -> QuotaKey {
@@ -298,16 +291,7 @@ impl SyncRequest<'_> {
         // The provider's depth limit counts calendar days back from today, from its time
         // zone's midnight: BPCE's 62 days accept `dateFrom` = today − 62 at 00:00 Paris
         // (`tests/history_depth.rs`).
-        let from = |days: u32| {
-            bank.time_zone
-                .from_local_datetime(
-                    &(today - Duration::days(i64::from(days)))
-                        .and_hms_opt(0, 0, 0)
-                        .unwrap_or_default(),
-                )
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-        };
+        let from = |days: u32| Some(bank.midnight(today - Duration::days(i64::from(days))));
         let retail_days = self.connector.history_days();
 
         for account in &listed.value {

@@ -9,7 +9,7 @@
 //! connection. A slot in which a sync was already made (the user's, on demand) is skipped: the
 //! data is fresh and the quota better kept.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use openssl::sha::sha256;
 
@@ -31,15 +31,6 @@ pub fn syncs_per_day(bank: &Bank) -> u32 {
     bank.batch_calls_per_day().unwrap_or(DEFAULT_SYNCS_PER_DAY)
 }
 
-/// The UTC instant of local midnight starting `day` in the bank's time zone.
-fn midnight(bank: &Bank, day: NaiveDate) -> DateTime<Utc> {
-    let local = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    bank.time_zone
-        .from_local_datetime(&local)
-        .earliest()
-        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc))
-}
-
 /// A fraction in `[0, 1)` derived from the connection, the day and the slot.
 fn jitter(connection_id: &str, day: NaiveDate, slot: u32) -> f64 {
     let digest = sha256(format!("{connection_id}|{day}|{slot}").as_bytes());
@@ -59,10 +50,10 @@ fn windows(
     if per_day == 0 {
         return Vec::new();
     }
-    let start = midnight(bank, day);
+    let start = bank.midnight(day);
     let end = day
         .succ_opt()
-        .map_or(start + Duration::days(1), |next| midnight(bank, next));
+        .map_or(start + Duration::days(1), |next| bank.midnight(next));
     let slot_ms = (end - start).num_milliseconds() / i64::from(per_day);
     (0..per_day)
         .map(|k| {
@@ -116,7 +107,7 @@ pub fn window_start(bank: &Bank, per_day: u32, at: DateTime<Utc>) -> DateTime<Ut
         .map(|(from, _)| from)
         .rev()
         .find(|from| *from <= at)
-        .unwrap_or_else(|| midnight(bank, day))
+        .unwrap_or_else(|| bank.midnight(day))
 }
 
 /// What one planning pass did.
@@ -336,7 +327,7 @@ mod tests {
         let a = slots(&bank, 4, "conn-a", day);
         let b = slots(&bank, 4, "conn-b", day);
         assert_eq!(a.len(), 4);
-        let start = midnight(&bank, day);
+        let start = bank.midnight(day);
         for (k, at) in a.iter().enumerate() {
             let from = start + Duration::hours(6 * k as i64);
             assert!(*at >= from && *at < from + Duration::hours(6), "{k}: {at}");
@@ -365,7 +356,7 @@ mod tests {
         let bank = bcp();
         // From just before a Paris midnight: the day's four slots all start later.
         let mut at =
-            midnight(&bank, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()) - Duration::seconds(1);
+            bank.midnight(NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()) - Duration::seconds(1);
         let mut seen = Vec::new();
         for _ in 0..8 {
             at = next_slot(&bank, 4, "conn-a", at).unwrap();

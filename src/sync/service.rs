@@ -13,7 +13,7 @@ use crate::connect::tokens::{StoredToken, TokenError};
 use crate::crypto::Keyring;
 use crate::model::ConnectionStatus;
 use crate::store::models::SyncRunRow;
-use crate::store::{self, connections, consents, sync_runs, Pool, StoreError};
+use crate::store::{self, bank_pauses, connections, consents, sync_runs, Pool, StoreError};
 
 /// What a sync of a connection needs, in the server and in a command alike.
 #[derive(Clone)]
@@ -45,6 +45,12 @@ pub enum SyncOrderError {
         id: String,
         /// Its status.
         status: String,
+    },
+    /// Its bank asked to be left alone until then (a 503 with `Retry-After`): nothing sent.
+    #[error("the bank asked to be left alone until {until}")]
+    BankPaused {
+        /// When the pause ends (UTC).
+        until: chrono::NaiveDateTime,
     },
     /// The connection has no consent in force.
     #[error("connection {0} has no consent in force")]
@@ -84,7 +90,11 @@ pub async fn sync_connection(
 ) -> Result<SyncOutcome, SyncOrderError> {
     let result = run(ctx, connectors, order).await;
     if let Err(e) = &result {
-        if !matches!(e, SyncOrderError::UnknownConnection(_)) {
+        // Nothing was tried: no run to record.
+        if !matches!(
+            e,
+            SyncOrderError::UnknownConnection(_) | SyncOrderError::BankPaused { .. }
+        ) {
             record_failure(ctx, order, &e.to_string()).await?;
         }
     }
@@ -97,12 +107,21 @@ async fn run(
     order: &SyncOrder,
 ) -> Result<SyncOutcome, SyncOrderError> {
     let id = order.connection_id.clone();
-    let (connection, consent) = store::run(&ctx.pool, move |conn| {
-        Ok((connections::find(conn, &id)?, consents::current(conn, &id)?))
+    let now = ctx.clock.stored_now();
+    let (connection, consent, paused) = store::run(&ctx.pool, move |conn| {
+        let connection = connections::find(conn, &id)?;
+        let paused = match &connection {
+            Some(c) => bank_pauses::paused_until(conn, &c.bank_id, now)?,
+            None => None,
+        };
+        Ok((connection, consents::current(conn, &id)?, paused))
     })
     .await?;
     let connection =
         connection.ok_or_else(|| SyncOrderError::UnknownConnection(order.connection_id.clone()))?;
+    if let Some(until) = paused {
+        return Err(SyncOrderError::BankPaused { until });
+    }
     if connection.status != ConnectionStatus::Active.as_str() {
         return Err(SyncOrderError::NotActive {
             id: connection.id.clone(),
@@ -157,9 +176,6 @@ async fn record_failure(
         transactions_cancelled: 0,
         skipped_for_quota: 0,
     };
-    store::run(&ctx.pool, move |conn| {
-        Ok(sync_runs::record_failed(conn, &row)?)
-    })
-    .await?;
+    store::run(&ctx.pool, move |conn| Ok(sync_runs::save(conn, &row)?)).await?;
     Ok(())
 }
