@@ -6,16 +6,17 @@
 //! call), so the bound is not reachable; the report says how close the path comes.
 //!
 //! `cargo bench --bench unattended_sync` (SQLite; PostgreSQL too when
-//! `PASSERELLE_TEST_POSTGRES_URL` is set). `BENCH_CONNECTIONS` (default 200) connections are
-//! made through the journey first, then each is synced `BENCH_ROUNDS` (default 3) times with
-//! the user present (no quota: the point is throughput) by two workers.
+//! `PASSERELLE_TEST_POSTGRES_URL` is set). One connection per sandbox persona is made through
+//! the journey, then copied in the database (its consent, and its tokens sealed anew for the
+//! copy's row) up to `BENCH_CONNECTIONS` (default 10,000) connections; each is synced
+//! `BENCH_ROUNDS` (default 1) times with the user present (no quota: the point is
+//! throughput) by `BENCH_WORKERS` (default 2) workers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The integration tests' helpers (they allow their own dead code).
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::http_browser::{connect, HttpBrowser};
@@ -24,8 +25,12 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
-use passerelle::jobs::{Worker, WorkerOptions};
+use passerelle::connect::tokens;
+use passerelle::jobs::{WorkerOptions, WorkerPool};
+use passerelle::oauth::TokenSet;
 use passerelle::store;
+use passerelle::store::models::{ConnectionRow, ConsentRow};
+use passerelle::store::{connections, consents};
 use passerelle::sync::schedule::{self, PsuHeaders};
 use passerelle::sync::service::SyncContext;
 
@@ -65,30 +70,23 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
     let app = TestApp::spawn_with_sandbox(db).await;
     let browser = HttpBrowser::new(&app);
     let setup = Instant::now();
-    let mut ids = Vec::with_capacity(connections);
-    for n in 0..connections {
-        let persona = PERSONAS[n % PERSONAS.len()];
-        ids.push(connect(&app, &browser, &format!("user{n}"), "sandbox-bcp", persona).await);
+    let mut made = Vec::new();
+    for (n, persona) in PERSONAS.iter().enumerate() {
+        made.push(connect(&app, &browser, &format!("user{n}"), "sandbox-bcp", persona).await);
     }
+    let ids = copy_connections(&app, &made, connections).await;
     let setup = setup.elapsed();
-    let workers: Vec<Worker> = (0..2)
-        .map(|n| {
-            Worker::new(
-                SyncContext {
-                    pool: app.state.pool.clone(),
-                    config: app.state.config.clone(),
-                    keyring: app.state.keyring.clone(),
-                    clock: app.state.clock.clone(),
-                },
-                Arc::clone(&app.state.registry),
-                WorkerOptions::default(),
-                format!("bench{n}"),
-            )
-        })
-        .collect();
-    let sandbox = app.sandbox.as_ref().unwrap();
-    sandbox.faults.forget_seen();
-    let mut calls = 0usize;
+    let ctx = SyncContext {
+        pool: app.state.pool.clone(),
+        config: app.state.config.clone(),
+        keyring: app.state.keyring.clone(),
+        clock: app.state.clock.clone(),
+    };
+    let options = WorkerOptions {
+        poll: Duration::from_millis(20),
+        ..WorkerOptions::default()
+    };
+    let calls_before = bank_calls();
     let mut syncs = 0usize;
     let started = Instant::now();
     for _ in 0..rounds {
@@ -106,14 +104,21 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
         })
         .await
         .unwrap();
-        for ran in futures_util::future::join_all(workers.iter().map(Worker::drain)).await {
-            ran.unwrap();
+        // The workers as `passerelle worker --count N` runs them, each on its own thread.
+        let workers = WorkerPool::start(
+            &ctx,
+            &app.state.registry,
+            &options,
+            env_number("BENCH_WORKERS", 2),
+        )
+        .unwrap();
+        while queue_busy(&app).await {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
+        workers.stop().await;
         syncs += ids.len();
-        // The call log keeps the last 1,024 calls: count each round, then forget.
-        calls += sandbox.faults.seen().len();
-        sandbox.faults.forget_seen();
     }
+    let calls = bank_calls() - calls_before;
     let elapsed = started.elapsed().as_secs_f64();
     let succeeded = store::run(&app.state.pool, |conn| Ok(store::sync_runs::counts(conn)?))
         .await
@@ -125,7 +130,7 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
     // The journeys' own syncs are `psu` runs too.
     assert_eq!(
         succeeded as usize,
-        syncs + connections,
+        syncs + PERSONAS.len(),
         "every sync succeeded"
     );
     let bound = signing_rate(2, Duration::from_secs(3));
@@ -145,9 +150,89 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
     );
 }
 
+/// Whether a sync job is still queued or running (the minute's sweep is always queued).
+async fn queue_busy(app: &TestApp) -> bool {
+    use diesel::prelude::*;
+    use passerelle::store::schema::jobs;
+    store::run(&app.state.pool, |conn| {
+        Ok(jobs::table
+            .filter(jobs::kind.eq("sync"))
+            .filter(jobs::status.eq_any(["queued", "running"]))
+            .count()
+            .get_result::<i64>(conn)?)
+    })
+    .await
+    .unwrap()
+        > 0
+}
+
+/// Bank calls this process has sent so far, from its metrics.
+fn bank_calls() -> usize {
+    passerelle::metrics::global()
+        .render(&passerelle::metrics::Fleet::default())
+        .lines()
+        .filter(|l| l.starts_with("passerelle_bank_calls_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+        .sum()
+}
+
+/// Copies the journeys' connections in the database until there are `total`: each copy its
+/// own row, consent and tokens (sealed anew: a sealed token is bound to its row), the same
+/// user at the bank. Returns every connection's id, the originals first.
+async fn copy_connections(app: &TestApp, made: &[String], total: usize) -> Vec<String> {
+    let keyring = app.state.keyring.clone();
+    let made = made.to_vec();
+    store::run(&app.state.pool, move |conn| {
+        let mut ids = made.clone();
+        let mut sources = Vec::new();
+        for id in &made {
+            let row = connections::find(conn, id)?.unwrap();
+            let consent = consents::current(conn, id)?.unwrap();
+            let pair = tokens::load_tokens(conn, &keyring, id).unwrap();
+            let access = store::tokens::find(conn, id, "access")?.unwrap();
+            let set = TokenSet {
+                access_token: pair.access,
+                refresh_token: Some(pair.refresh),
+                expires_at: access.expires_at.map(|t| t.and_utc()),
+                scopes: vec!["aisp".into()],
+            };
+            sources.push((row, consent, set));
+        }
+        let mut n = 0;
+        while ids.len() < total {
+            let (row, consent, set) = &sources[n % sources.len()];
+            n += 1;
+            let id = store::new_id();
+            store::write_transaction(conn, |conn| {
+                connections::insert(
+                    conn,
+                    &ConnectionRow {
+                        id: id.clone(),
+                        ..row.clone()
+                    },
+                )?;
+                consents::record(
+                    conn,
+                    ConsentRow {
+                        id: store::new_id(),
+                        connection_id: id.clone(),
+                        ..consent.clone()
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(())
+            })?;
+            tokens::store_tokens(conn, &keyring, &id, set, None).unwrap();
+            ids.push(id);
+        }
+        Ok(ids)
+    })
+    .await
+    .unwrap()
+}
+
 fn main() {
-    let connections = env_number("BENCH_CONNECTIONS", 200);
-    let rounds = env_number("BENCH_ROUNDS", 3);
+    let connections = env_number("BENCH_CONNECTIONS", 10_000);
+    let rounds = env_number("BENCH_ROUNDS", 1);
     actix_web::rt::System::new().block_on(async move {
         for db in TestDb::all() {
             run(db, connections, rounds).await;

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use anyhow::Context;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::api::auth::AuthCache;
 use crate::api::feed_cache::FeedPageCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::jobs::{Worker, WorkerOptions};
+use crate::jobs::{WorkerOptions, WorkerPool};
 use crate::registry::{Registry, SandboxHosts};
 use crate::sandbox::{self, SandboxHandle, SandboxOptions};
 use crate::state::AppState;
@@ -32,7 +30,7 @@ pub struct Application {
     state: web::Data<AppState>,
     sandbox: Option<SandboxHandle>,
     demo: Option<web::Data<DemoClient>>,
-    workers: (watch::Sender<bool>, Vec<JoinHandle<()>>),
+    workers: WorkerPool,
 }
 
 impl Application {
@@ -85,7 +83,7 @@ impl Application {
         });
         // The single-process set-up runs its workers here; a serve-only fleet sets
         // PASSERELLE_WORKERS=0 and runs `passerelle worker` processes beside it.
-        let workers = start_workers(&state, state.config.workers);
+        let workers = start_workers(&state, state.config.workers)?;
         let shared = state.clone();
         let demo_routes = demo.clone();
         let server =
@@ -129,11 +127,7 @@ impl Application {
     /// run and stop, then the sandbox.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        let (stop, handles) = self.workers;
-        let _ = stop.send(true);
-        for handle in handles {
-            let _ = handle.await;
-        }
+        self.workers.stop().await;
         if let Some(sandbox) = &self.sandbox {
             sandbox.stop().await;
         }
@@ -141,29 +135,16 @@ impl Application {
     }
 }
 
-/// Starts `count` job workers on this process's runtime (see [`crate::jobs`]): they plan the
-/// scheduled syncs and the minute's sweep, and run them. The sender stops them.
-pub fn start_workers(state: &AppState, count: usize) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
-    let (stop, stopped) = watch::channel(false);
+/// Starts `count` job workers, each on its own thread (see [`crate::jobs`]): they plan the
+/// scheduled syncs and the minute's sweep, and run them.
+pub fn start_workers(state: &AppState, count: usize) -> std::io::Result<WorkerPool> {
     let ctx = SyncContext {
         pool: state.pool.clone(),
         config: state.config.clone(),
         keyring: state.keyring.clone(),
         clock: state.clock.clone(),
     };
-    let handles = (0..count)
-        .map(|n| {
-            let worker = Worker::new(
-                ctx.clone(),
-                state.registry.clone(),
-                WorkerOptions::default(),
-                Worker::process_name(n),
-            );
-            let stopped = stopped.clone();
-            actix_web::rt::spawn(async move { worker.run(stopped).await })
-        })
-        .collect();
-    (stop, handles)
+    WorkerPool::start(&ctx, &state.registry, &WorkerOptions::default(), count)
 }
 
 /// Starts the built-in sandbox bank when configured. With production certificates there is no

@@ -99,6 +99,13 @@ enum Command {
         /// How many workers this process runs.
         #[arg(long, default_value_t = 1)]
         count: usize,
+        /// Serves `GET /metrics` (Prometheus text) on this address, e.g. `127.0.0.1:9187`: the
+        /// fleet's jobs and runs, and this process's bank calls, latency and quota refusals.
+        #[arg(long, env = "PASSERELLE_WORKER_METRICS_LISTEN")]
+        metrics_listen: Option<std::net::SocketAddr>,
+        /// How long an idle worker waits before looking for due work again, in milliseconds.
+        #[arg(long, env = "PASSERELLE_WORKER_POLL_MS", default_value_t = 1000)]
+        poll_ms: u64,
     },
     /// Lists the job queue (queued, running, retrying, dead), or retries a dead job.
     Jobs {
@@ -206,7 +213,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
         Command::Replay { connection, since } => replay(Config::load()?, connection, since),
-        Command::Worker { count } => ops::worker(Config::load()?, count),
+        Command::Worker {
+            count,
+            metrics_listen,
+            poll_ms,
+        } => ops::worker(
+            Config::load()?,
+            ops::WorkerFlags {
+                count,
+                metrics_listen,
+                poll: std::time::Duration::from_millis(poll_ms.max(10)),
+            },
+        ),
         Command::Jobs { command } => match command {
             None => ops::jobs(&Config::load()?),
             Some(JobsCommand::Retry { id }) => ops::retry_job(&Config::load()?, &id),

@@ -41,6 +41,27 @@ pub struct Metrics {
     quota_refusals: Mutex<BTreeMap<(String, String), u64>>,
 }
 
+/// The whole exposition as `/metrics` serves it, in `serve` and in `passerelle worker
+/// --metrics-listen`: the fleet read from `pool`, then this process's counters. A database
+/// that does not answer leaves the fleet's part empty rather than failing the scrape.
+pub async fn exposition(pool: &crate::store::Pool) -> String {
+    let fleet = crate::store::run(pool, |conn| {
+        Ok(Fleet {
+            jobs: crate::store::jobs::counts(conn)?,
+            sync_runs: crate::store::sync_runs::counts(conn)?,
+        })
+    })
+    .await
+    .unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "metrics: the database did not answer");
+        Fleet::default()
+    });
+    global().render(&fleet)
+}
+
+/// The content type of the text exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// The process's metrics.
 pub fn global() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();

@@ -9,7 +9,7 @@ use anyhow::Context;
 use passerelle::app;
 use passerelle::bank::Connectors;
 use passerelle::config::Config;
-use passerelle::jobs::{Worker, WorkerOptions};
+use passerelle::jobs::{Worker, WorkerOptions, WorkerPool};
 use passerelle::store::{self, jobs};
 use passerelle::sync::service::{sync_connection, SyncContext, SyncOrder, SyncOrderError};
 use passerelle::sync::SyncError;
@@ -34,35 +34,70 @@ fn context(config: Config) -> anyhow::Result<(SyncContext, Arc<passerelle::regis
     ))
 }
 
-/// `passerelle worker`: workers until Ctrl-C or SIGTERM.
-pub fn worker(config: Config, count: usize) -> anyhow::Result<()> {
+/// How `passerelle worker` runs.
+#[derive(Debug, Clone)]
+pub struct WorkerFlags {
+    /// Workers in this process.
+    pub count: usize,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long an idle worker waits before looking again.
+    pub poll: std::time::Duration,
+}
+
+/// `passerelle worker`: workers until Ctrl-C or SIGTERM, and `/metrics` when asked.
+pub fn worker(config: Config, flags: WorkerFlags) -> anyhow::Result<()> {
     let _log = telemetry::init(config.log_format);
     app::prepare_certificates(&config)?;
     let (ctx, registry) = context(config)?;
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let handles: Vec<_> = (0..count.max(1))
-            .map(|n| {
-                let worker = Worker::new(
-                    ctx.clone(),
-                    registry.clone(),
-                    WorkerOptions::default(),
-                    Worker::process_name(n),
-                );
-                let stopped = stopped.clone();
-                actix_web::rt::spawn(async move { worker.run(stopped).await })
-            })
-            .collect();
-        tracing::info!(count = handles.len(), "job workers running");
+        let metrics = match flags.metrics_listen {
+            Some(addr) => Some(metrics_server(ctx.pool.clone(), addr)?),
+            None => None,
+        };
+        let options = WorkerOptions {
+            poll: flags.poll,
+            ..WorkerOptions::default()
+        };
+        let workers = WorkerPool::start(&ctx, &registry, &options, flags.count.max(1))?;
+        tracing::info!(count = workers.len(), "job workers running");
         shutdown_signal().await?;
         tracing::info!("stopping: finishing the jobs under way");
-        let _ = stop.send(true);
-        for handle in handles {
-            let _ = handle.await;
+        workers.stop().await;
+        if let Some(server) = metrics {
+            server.stop(true).await;
         }
         Ok(())
     })
+}
+
+/// `GET /metrics` alone, on `addr`, for a worker process that serves nothing else. One HTTP
+/// worker thread: a scrape every few seconds needs no more.
+fn metrics_server(
+    pool: store::Pool,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<actix_web::dev::ServerHandle> {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let server = HttpServer::new(move || {
+        App::new().app_data(web::Data::new(pool.clone())).route(
+            "/metrics",
+            web::get().to(|pool: web::Data<store::Pool>| async move {
+                HttpResponse::Ok()
+                    .content_type(passerelle::metrics::CONTENT_TYPE)
+                    .body(passerelle::metrics::exposition(&pool).await)
+            }),
+        )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .with_context(|| format!("cannot listen on {addr} for /metrics"))?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    tracing::info!(%addr, "serving /metrics");
+    Ok(handle)
 }
 
 /// Ctrl-C or SIGTERM.

@@ -6,7 +6,7 @@
 //!   `PSU-IP-Address`), syncs on demand are not limited;
 //! - a simulated day, the clock moved a quarter of an hour at a time: every active connection
 //!   syncs exactly four times in the Paris day, never in a way the bank refuses, on SQLite with
-//!   one worker and on PostgreSQL with two.
+//!   one worker process and on PostgreSQL with two, each serving `/metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -208,16 +208,137 @@ async fn sync_run(app: &TestApp, id: &str) -> passerelle::store::models::SyncRun
     .unwrap()
 }
 
+/// `passerelle worker` processes on the test's database and clock file, each serving
+/// `/metrics` on its own port; killed when dropped.
+struct WorkerProcesses {
+    children: Vec<std::process::Child>,
+    metrics: Vec<std::net::SocketAddr>,
+}
+
+impl WorkerProcesses {
+    fn start(app: &TestApp, clock_file: &std::path::Path, count: usize) -> Self {
+        let sandbox = app.sandbox.as_ref().unwrap();
+        let mut children = Vec::new();
+        let mut metrics = Vec::new();
+        for _ in 0..count {
+            // A free port: bound, read, released, then given to the worker.
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+                .args(["worker", "--poll-ms", "20", "--metrics-listen"])
+                .arg(addr.to_string())
+                .env("PASSERELLE_DATA_DIR", app.data_dir.path())
+                .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
+                .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
+                .env(
+                    "PASSERELLE_SANDBOX_WEB_LISTEN",
+                    sandbox.web_addr.to_string(),
+                )
+                .env("PASSERELLE_TEST_CLOCK_FILE", clock_file)
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start passerelle worker");
+            children.push(child);
+            metrics.push(addr);
+        }
+        Self { children, metrics }
+    }
+
+    /// Each process's `/metrics` text.
+    async fn scrape(&self) -> Vec<String> {
+        let client = awc::Client::default();
+        let mut texts = Vec::new();
+        for addr in &self.metrics {
+            let mut answer = client
+                .get(format!("http://{addr}/metrics"))
+                .send()
+                .await
+                .expect("a worker's /metrics");
+            assert_eq!(answer.status(), 200);
+            let body = answer.body().await.unwrap();
+            texts.push(String::from_utf8(body.to_vec()).unwrap());
+        }
+        texts
+    }
+}
+
+impl Drop for WorkerProcesses {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until the worker processes have done everything due at the clock's now: no
+/// connection's planned sync has come without being planned, no due job is queued, none runs.
+async fn settled(app: &TestApp) {
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    use passerelle::store::schema::{connections, jobs};
+    for _ in 0..1500 {
+        let now = app.state.clock.stored_now();
+        let (unplanned, pending) = store::run(&app.state.pool, move |conn| {
+            let unplanned: i64 = connections::table
+                .filter(connections::next_sync_at.le(now))
+                .select(count_star())
+                .first(conn)?;
+            let pending: i64 = jobs::table
+                .filter(
+                    jobs::status
+                        .eq("running")
+                        .or(jobs::status.eq("queued").and(jobs::run_at.le(now))),
+                )
+                .select(count_star())
+                .first(conn)?;
+            Ok((unplanned, pending))
+        })
+        .await
+        .unwrap();
+        if unplanned == 0 && pending == 0 {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the workers did not finish what was due within 30 s");
+}
+
+/// The sum of one metric's samples whose labels contain `with`, over `texts`.
+fn metric_sum(texts: &[String], metric: &str, with: &str) -> f64 {
+    texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter(|l| l.starts_with(metric) && l.contains(with))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[actix_web::test]
 async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_limit() {
     for db in TestDb::all() {
-        let postgres = matches!(db.url, DatabaseUrl::Postgres(_));
-        let app = TestApp::spawn_with_sandbox(db).await;
+        let processes = if matches!(db.url, DatabaseUrl::Postgres(_)) {
+            2
+        } else {
+            1
+        };
+        let clock_dir = tempfile::tempdir().unwrap();
+        let clock_file = clock_dir.path().join("clock");
+        std::fs::write(&clock_file, "0").unwrap();
+        let file = clock_file.clone();
+        let app = TestApp::spawn_with_sandbox_and(db, move |config| {
+            config.test_clock_file = Some(file);
+        })
+        .await;
         let browser = HttpBrowser::new(&app);
         let ids = [
             connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await,
             connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await,
             connect(&app, &browser, "georges", "sandbox-bcp", "GEORGES").await,
+            connect(&app, &browser, "camille", "sandbox-bcp", "CAMILLE").await,
         ];
         // From the next Paris midnight, a quarter of an hour at a time, for a day.
         let now = app.state.clock.now();
@@ -230,20 +351,17 @@ async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_li
             .clock
             .advance((midnight - now).to_std().unwrap() + Duration::from_secs(1))
             .unwrap();
-        let workers: Vec<Worker> = (0..if postgres { 2 } else { 1 })
-            .map(|n| worker(&app, &format!("w{n}")))
-            .collect();
+        // The workers are other processes (on PostgreSQL, two claiming at once), reading the
+        // same clock file this test moves.
+        let workers = WorkerProcesses::start(&app, &clock_file, processes);
         for _ in 0..96 {
-            // The workers drain what is due together (on PostgreSQL, two claiming at once).
-            let drains = workers.iter().map(|w| w.drain());
-            for ran in futures_util::future::join_all(drains).await {
-                ran.unwrap();
-            }
+            settled(&app).await;
             app.state
                 .clock
                 .advance(Duration::from_secs(15 * 60))
                 .unwrap();
         }
+        settled(&app).await;
         for id in &ids {
             let cid = id.clone();
             let runs = store::run(&app.state.pool, move |conn| {
@@ -269,11 +387,32 @@ async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_li
         for call in seen.iter().filter(|c| !c.psu_present) {
             *per_path.entry(call.path.clone()).or_insert(0) += 1;
         }
+        assert!(!per_path.is_empty());
         for (path, count) in &per_path {
             if !path.ends_with("/accounts") {
                 assert_eq!(*count, 4, "{path}");
             }
         }
+        // Each worker process serves /metrics: the fleet's runs from the database, and between
+        // them exactly the unattended calls the bank saw (the refused 401s of an expired
+        // access token included), most answered 200.
+        let texts = workers.scrape().await;
+        for text in &texts {
+            assert_eq!(
+                metric_sum(
+                    std::slice::from_ref(text),
+                    "passerelle_sync_runs",
+                    "trigger=\"batch\",status=\"succeeded\""
+                ),
+                (4 * ids.len()) as f64,
+                "{text}"
+            );
+        }
+        let sent = metric_sum(&texts, "passerelle_bank_calls_total", "");
+        let answered = metric_sum(&texts, "passerelle_bank_calls_total", "status=\"200\"");
+        let unattended = seen.iter().filter(|c| !c.psu_present).count() as f64;
+        assert_eq!(sent, unattended, "{texts:?}");
+        assert!(answered >= 3.0 * (4 * ids.len()) as f64, "{texts:?}");
     }
 }
 

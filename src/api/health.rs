@@ -78,22 +78,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics`: the Prometheus text exposition (see [`crate::metrics`]). Aggregates only: no
-/// id, account or token is ever a label. A database that does not answer leaves the fleet's
-/// part empty rather than failing the scrape.
+/// id, account or token is ever a label.
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let fleet = store::run(&state.pool, |conn| {
-        Ok(crate::metrics::Fleet {
-            jobs: store::jobs::counts(conn)?,
-            sync_runs: store::sync_runs::counts(conn)?,
-        })
-    })
-    .await
-    .unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "metrics: the database did not answer");
-        crate::metrics::Fleet::default()
-    });
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::global().render(&fleet))
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(crate::metrics::exposition(&state.pool).await)
 }

@@ -7,8 +7,10 @@
 //! worker runs the job again — every job is safe to run twice.
 
 pub mod backoff;
+pub mod pool;
 pub mod worker;
 
+pub use pool::WorkerPool;
 pub use worker::{Worker, WorkerOptions};
 
 /// A job is dead after this many attempts.
