@@ -9,8 +9,8 @@
 //! `PASSERELLE_TEST_POSTGRES_URL` is set). One connection per sandbox persona is made through
 //! the journey, then copied in the database (its consent, and its tokens sealed anew for the
 //! copy's row) up to `BENCH_CONNECTIONS` (default 10,000) connections; each is synced
-//! `BENCH_ROUNDS` (default 1) times with the user present (no quota: the point is
-//! throughput) by `BENCH_WORKERS` (default 2) workers.
+//! `BENCH_ROUNDS` (default 2) times (the first inserts every row, the next are refreshes) with the user present (no quota: the point is
+//! throughput) by `BENCH_WORKERS` (default 8) workers (a sync mostly waits on the bank: more workers than cores keep both cores busy).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The integration tests' helpers (they allow their own dead code).
@@ -86,10 +86,21 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
         poll: Duration::from_millis(20),
         ..WorkerOptions::default()
     };
-    let calls_before = bank_calls();
-    let mut syncs = 0usize;
-    let started = Instant::now();
+    // The workers as `passerelle worker --count N` runs them, each on its own thread, started
+    // once (each builds its bank client on its first job, as in production).
+    let workers = WorkerPool::start(
+        &ctx,
+        &app.state.registry,
+        &options,
+        env_number("BENCH_WORKERS", 8),
+    )
+    .unwrap();
+    let mut measured = Vec::new();
     for _ in 0..rounds {
+        let (calls_before, latency_before) =
+            (bank_calls(), metric("passerelle_bank_call_seconds_sum"));
+        let started = Instant::now();
+        let cpu_before = cpu_seconds();
         let now = app.state.clock.stored_now();
         let queued = ids.clone();
         store::run(&app.state.pool, move |conn| {
@@ -104,22 +115,18 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
         })
         .await
         .unwrap();
-        // The workers as `passerelle worker --count N` runs them, each on its own thread.
-        let workers = WorkerPool::start(
-            &ctx,
-            &app.state.registry,
-            &options,
-            env_number("BENCH_WORKERS", 2),
-        )
-        .unwrap();
         while queue_busy(&app).await {
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
-        workers.stop().await;
-        syncs += ids.len();
+        measured.push(Round {
+            syncs: ids.len(),
+            calls: bank_calls() - calls_before,
+            latency: metric("passerelle_bank_call_seconds_sum") - latency_before,
+            elapsed: started.elapsed().as_secs_f64(),
+            cpu: cpu_seconds() - cpu_before,
+        });
     }
-    let calls = bank_calls() - calls_before;
-    let elapsed = started.elapsed().as_secs_f64();
+    workers.stop().await;
     let succeeded = store::run(&app.state.pool, |conn| Ok(store::sync_runs::counts(conn)?))
         .await
         .unwrap()
@@ -130,24 +137,68 @@ async fn run(db: TestDb, connections: usize, rounds: usize) {
     // The journeys' own syncs are `psu` runs too.
     assert_eq!(
         succeeded as usize,
-        syncs + PERSONAS.len(),
+        ids.len() * rounds + PERSONAS.len(),
         "every sync succeeded"
     );
     let bound = signing_rate(2, Duration::from_secs(3));
-    let signed_per_second = calls as f64 / elapsed;
     println!(
-        "unattended_sync/{backend}: {connections} connections (set up through the journey in {:.1} s), \
-         {syncs} jobs in {elapsed:.2} s: {:.1} connection-syncs/s, {:.1} signed bank calls/s \
-         ({:.1} calls per sync); RSA-2048 signatures on both cores: {bound:.0}/s; \
-         ratio {:.1} % of the bound (the sandbox verifies and serves on the same two cores); \
-         at this rate one box keeps {:.0} connections fresh four times a day",
+        "unattended_sync/{backend}: {connections} connections (made through the journey and \
+         copied in {:.1} s); RSA-2048 signatures on both cores: {bound:.0}/s (the sandbox \
+         verifies and serves on the same two cores)",
         setup.as_secs_f64(),
-        syncs as f64 / elapsed,
-        signed_per_second,
-        calls as f64 / syncs.max(1) as f64,
-        100.0 * signed_per_second / bound,
-        syncs as f64 / elapsed * 86_400.0 / 4.0,
     );
+    for (n, round) in measured.iter().enumerate() {
+        let what = if n == 0 {
+            "first sync of each (every row new)"
+        } else {
+            "refresh (nothing new)"
+        };
+        let per_second = round.calls as f64 / round.elapsed;
+        println!(
+            "  round {}, {what}: {} jobs in {:.2} s: {:.1} connection-syncs/s, {per_second:.1} \
+             signed bank calls/s ({:.1} calls per sync, {:.1} ms each on average; {:.1} ms of \
+             CPU per sync, the bank's included); ratio {:.1} % \
+             of the bound; at this rate one box keeps {:.0} connections fresh four times a day",
+            n + 1,
+            round.syncs,
+            round.elapsed,
+            round.syncs as f64 / round.elapsed,
+            round.calls as f64 / round.syncs.max(1) as f64,
+            1000.0 * round.latency / round.calls.max(1) as f64,
+            1000.0 * round.cpu / round.syncs.max(1) as f64,
+            100.0 * per_second / bound,
+            round.syncs as f64 / round.elapsed * 86_400.0 / 4.0,
+        );
+    }
+}
+
+/// One round's measures.
+struct Round {
+    syncs: usize,
+    calls: usize,
+    /// Seconds spent waiting for bank answers, all calls together.
+    latency: f64,
+    elapsed: f64,
+    /// CPU seconds of the whole process (workers, database, the sandbox bank).
+    cpu: f64,
+}
+
+/// CPU seconds this process has used (user and system), from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) closed by ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Whether a sync job is still queued or running (the minute's sweep is always queued).
@@ -166,14 +217,19 @@ async fn queue_busy(app: &TestApp) -> bool {
         > 0
 }
 
-/// Bank calls this process has sent so far, from its metrics.
-fn bank_calls() -> usize {
+/// The sum of this process's samples of `metric` (by name, every label set), from its metrics.
+fn metric(name: &str) -> f64 {
     passerelle::metrics::global()
         .render(&passerelle::metrics::Fleet::default())
         .lines()
-        .filter(|l| l.starts_with("passerelle_bank_calls_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+        .filter(|l| l.split('{').next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Bank calls this process has sent so far.
+fn bank_calls() -> usize {
+    metric("passerelle_bank_calls_total") as usize
 }
 
 /// Copies the journeys' connections in the database until there are `total`: each copy its
@@ -232,7 +288,7 @@ async fn copy_connections(app: &TestApp, made: &[String], total: usize) -> Vec<S
 
 fn main() {
     let connections = env_number("BENCH_CONNECTIONS", 10_000);
-    let rounds = env_number("BENCH_ROUNDS", 1);
+    let rounds = env_number("BENCH_ROUNDS", 2);
     actix_web::rt::System::new().block_on(async move {
         for db in TestDb::all() {
             run(db, connections, rounds).await;

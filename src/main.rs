@@ -96,9 +96,10 @@ enum Command {
     /// `serve` processes run with PASSERELLE_WORKERS=0. Stops on Ctrl-C or SIGTERM after the
     /// jobs under way.
     Worker {
-        /// How many workers this process runs.
-        #[arg(long, default_value_t = 1)]
-        count: usize,
+        /// How many workers this process runs, each on its own thread (default: four per
+        /// core, since a sync mostly waits on the bank).
+        #[arg(long)]
+        count: Option<usize>,
         /// Serves `GET /metrics` (Prometheus text) on this address, e.g. `127.0.0.1:9187`: the
         /// fleet's jobs and runs, and this process's bank calls, latency and quota refusals.
         #[arg(long, env = "PASSERELLE_WORKER_METRICS_LISTEN")]
@@ -220,7 +221,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => ops::worker(
             Config::load()?,
             ops::WorkerFlags {
-                count,
+                count: count.unwrap_or_else(|| {
+                    4 * std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                }),
                 metrics_listen,
                 poll: std::time::Duration::from_millis(poll_ms.max(10)),
             },

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::backoff;
 use super::MAX_ATTEMPTS;
 use crate::bank::{BankErrorKind, Connectors, PsuContext};
+use crate::events::DeliverJob;
 use crate::model::{JobKind, JobStatus};
 use crate::registry::Registry;
 use crate::store::models::JobRow;
@@ -61,8 +62,19 @@ pub struct Worker {
     ctx: SyncContext,
     registry: Arc<Registry>,
     connectors: Connectors,
+    /// The HTTP client webhooks go out with, built on the first delivery.
+    webhook_client: std::cell::OnceCell<awc::Client>,
     id: String,
     options: WorkerOptions,
+}
+
+/// Webhooks: no redirect followed (a receiver that redirects has not received), a short
+/// timeout, the system's trust roots.
+fn webhook_client() -> awc::Client {
+    awc::Client::builder()
+        .disable_redirects()
+        .timeout(crate::events::deliver::TIMEOUT)
+        .finish()
 }
 
 impl Worker {
@@ -78,6 +90,7 @@ impl Worker {
             ctx,
             registry,
             connectors,
+            webhook_client: std::cell::OnceCell::new(),
             id: name.into(),
             options,
         }
@@ -147,12 +160,22 @@ impl Worker {
     /// idle. A job under way is finished first (a sync takes seconds); nothing is handed back
     /// half-done.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        // Planning is a write transaction: once per poll interval is enough (what comes due
+        // between two plans waits at most that long), not once per job.
+        let mut planned_at: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
             }
-            let busy = match self.plan().await {
-                Ok(_) => self.run_one().await,
+            let plan_now = planned_at.map_or(true, |at| at.elapsed() >= self.options.poll);
+            let planned = if plan_now {
+                planned_at = Some(std::time::Instant::now());
+                self.plan().await.map(drop)
+            } else {
+                Ok(())
+            };
+            let busy = match planned {
+                Ok(()) => self.run_one().await,
                 Err(e) => Err(e),
             };
             let idle = match busy {
@@ -194,6 +217,19 @@ impl Worker {
             Ok(JobKind::Sync) => match serde_json::from_str::<SyncJob>(&job.payload) {
                 Ok(payload) => self.sync(payload).await,
                 Err(e) => Settle::Dead(format!("unreadable sync job: {e}")),
+            },
+            Ok(JobKind::Deliver) => match serde_json::from_str::<DeliverJob>(&job.payload) {
+                Ok(lane) => {
+                    let client = self.webhook_client.get_or_init(webhook_client);
+                    match crate::events::deliver::run_lane(&self.ctx, client, &lane).await {
+                        Ok(_) => Settle::Done,
+                        Err(e) => Settle::Retry {
+                            error: e.to_string(),
+                            at: None,
+                        },
+                    }
+                }
+                Err(e) => Settle::Dead(format!("unreadable deliver job: {e}")),
             },
             Ok(JobKind::Sweep) => match self.sweep().await {
                 Ok(()) => Settle::Done,
@@ -241,6 +277,8 @@ impl Worker {
         let now = self.ctx.clock.stored_now();
         let cutoff = now - Duration::days(i64::from(self.ctx.config.raw_retention_days));
         let (expired, interrupted, pruned) = store::run(&self.ctx.pool, move |conn| {
+            // Webhook lanes whose retry has come go back to the workers.
+            crate::events::enqueue_due_lanes(conn, now)?;
             Ok((
                 crate::connect::expiry::expire_due(conn, now)?,
                 crate::connect::expiry::fail_interrupted(conn, now)?,
