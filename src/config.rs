@@ -41,6 +41,7 @@ const KEYS: &[&str] = &[
     "database_pool_size",
     "test_clock_file",
     "allow_test_clock",
+    "webhook_allow_private",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -95,6 +96,7 @@ struct RawConfig {
     database_pool_size: Option<u32>,
     test_clock_file: Option<String>,
     allow_test_clock: Option<bool>,
+    webhook_allow_private: Option<bool>,
 }
 
 /// How log lines are written.
@@ -174,6 +176,10 @@ pub struct Config {
     /// (`PASSERELLE_TEST_CLOCK_FILE`; tests only). A release build refuses it unless
     /// `PASSERELLE_ALLOW_TEST_CLOCK=true`.
     pub test_clock_file: Option<PathBuf>,
+    /// Whether webhook endpoints may be on private or link-local networks
+    /// (`PASSERELLE_WEBHOOK_ALLOW_PRIVATE`, default false: an API client must not make
+    /// Passerelle call into the operator's network). Loopback is always allowed.
+    pub webhook_allow_private: bool,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -415,6 +421,7 @@ impl Config {
             ));
         }
         Ok(Self {
+            webhook_allow_private: raw.webhook_allow_private.unwrap_or(false),
             test_clock_file,
             revoked_data,
             database_pool_size,

@@ -689,45 +689,78 @@ fn webhooks_outbox_and_deliveries_round_trip() {
             api_client_id: s.client.id.clone(),
             url: "https://app.example/hooks".into(),
             secret_sealed: vec![1; 40],
-            event_types: r#"["connection.active"]"#.into(),
+            event_types: r#"["sync.completed"]"#.into(),
             created_at: t,
             disabled_at: None,
+            failing_since: None,
         };
         webhooks::insert_endpoint(conn, &endpoint).unwrap();
         assert_eq!(
             webhooks::active_endpoints(conn, &s.client.id).unwrap(),
             vec![endpoint.clone()]
         );
-        let new_event = |n: u8| NewOutboxEvent {
-            api_client_id: s.client.id.clone(),
-            event_type: "connection.active".into(),
-            payload: format!(r#"{{"n":{n}}}"#),
-            created_at: t,
+        // Each API client numbers its events 1, 2, 3…
+        let new_event = |conn: &mut passerelle::store::DbConnection, n: u8, key: Option<&str>| {
+            let seq = webhooks::next_seq(conn, &s.client.id).unwrap();
+            let event = NewOutboxEvent {
+                api_client_id: s.client.id.clone(),
+                event_type: "sync.completed".into(),
+                payload: format!(r#"{{"n":{n}}}"#),
+                created_at: t,
+                seq,
+                connection_id: Some(s.connection.id.clone()),
+                dedup_key: key.map(str::to_owned),
+            };
+            (seq, webhooks::append_event(conn, &event).unwrap())
         };
-        let first = webhooks::append_event(conn, &new_event(1)).unwrap();
-        let second = webhooks::append_event(conn, &new_event(2)).unwrap();
-        assert!(second > first, "sequence numbers grow");
-        let events = webhooks::events_after(conn, &s.client.id, first, 10).unwrap();
+        let (one, first) = new_event(conn, 1, None);
+        let (two, second) = new_event(conn, 2, Some("reminder:14"));
+        assert_eq!((one, two), (1, 2));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(second > first, "row ids grow");
+        // A dedup key writes once.
+        assert_eq!(new_event(conn, 3, Some("reminder:14")).1, None);
+        let events = webhooks::events_after(conn, &s.client.id, one, 10).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(
-            (events[0].id, events[0].payload.as_str()),
-            (second, r#"{"n":2}"#)
+            (events[0].seq, events[0].payload.as_str()),
+            (2, r#"{"n":2}"#)
         );
-        let delivery = WebhookDeliveryRow {
+        let delivery = |event_id, seq| WebhookDeliveryRow {
             id: new_id(),
-            event_id: second,
+            event_id,
             endpoint_id: endpoint.id.clone(),
             status: "pending".into(),
             attempts: 0,
             next_attempt_at: t,
             last_status_code: None,
             delivered_at: None,
+            lane: s.connection.id.clone(),
+            seq,
+            last_error: None,
+            created_at: t,
         };
-        webhooks::insert_delivery(conn, &delivery).unwrap();
+        let (d1, d2) = (delivery(first, one), delivery(second, two));
+        webhooks::insert_delivery(conn, &d2).unwrap();
+        webhooks::insert_delivery(conn, &d1).unwrap();
         assert_eq!(
             webhooks::deliveries_for_event(conn, second).unwrap(),
-            vec![delivery]
+            vec![d2.clone()]
         );
+        // The lane's head is its lowest number, whatever the insertion order.
+        let head = webhooks::head_of_lane(conn, &endpoint.id, &s.connection.id).unwrap();
+        assert_eq!(head.map(|d| d.seq), Some(1));
+        webhooks::mark_delivered(conn, &d1.id, 204, t).unwrap();
+        let head = webhooks::head_of_lane(conn, &endpoint.id, &s.connection.id).unwrap();
+        assert_eq!(head.map(|d| d.seq), Some(2));
+        // Disabling gives up what is pending.
+        webhooks::disable_endpoint(conn, &endpoint.id, t).unwrap();
+        assert!(webhooks::head_of_lane(conn, &endpoint.id, &s.connection.id)
+            .unwrap()
+            .is_none());
+        assert!(webhooks::active_endpoints(conn, &s.client.id)
+            .unwrap()
+            .is_empty());
     });
 }
 

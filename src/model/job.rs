@@ -22,5 +22,7 @@ stored_enum! {
         /// The minute's sweep: consents that ended, journeys a crash interrupted, raw answers
         /// past their retention.
         Sweep => "sweep",
+        /// Webhook deliveries of one endpoint's lane (a connection), in order.
+        Deliver => "deliver",
     }
 }

@@ -8,6 +8,7 @@ mod stored;
 
 mod account;
 mod connection;
+mod event;
 mod iban;
 mod job;
 mod money;
@@ -20,6 +21,7 @@ pub use account::{
     TransactionStatus,
 };
 pub use connection::ConnectionStatus;
+pub use event::EventType;
 pub use iban::Iban;
 pub use job::{JobKind, JobStatus};
 pub use money::{Currency, InvalidCurrency, Money, MoneyError};

@@ -379,10 +379,14 @@ pub struct WebhookEndpointRow {
     pub id: String,
     pub api_client_id: String,
     pub url: String,
+    /// The `whsec_…` secret, sealed (bound to the row's id).
     pub secret_sealed: Vec<u8>,
+    /// JSON array of the event types sent; empty: all.
     pub event_types: String,
     pub created_at: NaiveDateTime,
     pub disabled_at: Option<NaiveDateTime>,
+    /// When deliveries to it started failing (reset by a success).
+    pub failing_since: Option<NaiveDateTime>,
 }
 
 /// An event in the outbox, as read.
@@ -392,8 +396,13 @@ pub struct OutboxEventRow {
     pub id: i64,
     pub api_client_id: String,
     pub event_type: String,
+    /// The JSON body delivered, byte for byte (the signature covers it).
     pub payload: String,
     pub created_at: NaiveDateTime,
+    /// The API client's own sequence number: 1, 2, 3… in commit order.
+    pub seq: i64,
+    pub connection_id: Option<String>,
+    pub dedup_key: Option<String>,
 }
 
 /// An event to put in the outbox; the database numbers it.
@@ -404,6 +413,9 @@ pub struct NewOutboxEvent {
     pub event_type: String,
     pub payload: String,
     pub created_at: NaiveDateTime,
+    pub seq: i64,
+    pub connection_id: Option<String>,
+    pub dedup_key: Option<String>,
 }
 
 /// One event's delivery to one endpoint.
@@ -413,11 +425,18 @@ pub struct WebhookDeliveryRow {
     pub id: String,
     pub event_id: i64,
     pub endpoint_id: String,
+    /// `pending`, `delivered` or `failed` (given up).
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub last_status_code: Option<i32>,
     pub delivered_at: Option<NaiveDateTime>,
+    /// Deliveries of one lane (a connection) go in sequence order, one at a time.
+    pub lane: String,
+    /// The event's sequence number.
+    pub seq: i64,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
 }
 
 /// An audit log entry, as read.

@@ -268,6 +268,7 @@ diesel::table! {
         event_types -> Text,
         created_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
     }
 }
 
@@ -278,6 +279,16 @@ diesel::table! {
         event_type -> Text,
         payload -> Text,
         created_at -> Timestamp,
+        seq -> BigInt,
+        connection_id -> Nullable<Text>,
+        dedup_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_sequences (api_client_id) {
+        api_client_id -> Text,
+        last_seq -> BigInt,
     }
 }
 
@@ -291,6 +302,10 @@ diesel::table! {
         next_attempt_at -> Timestamp,
         last_status_code -> Nullable<Integer>,
         delivered_at -> Nullable<Timestamp>,
+        lane -> Text,
+        seq -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -371,4 +386,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     bank_responses,
     bank_pauses,
+    event_sequences,
 );

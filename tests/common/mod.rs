@@ -131,6 +131,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         workers: 0,
         database_pool_size: passerelle::store::default_pool_size(&db.url),
         test_clock_file: None,
+        webhook_allow_private: false,
     }
 }
 

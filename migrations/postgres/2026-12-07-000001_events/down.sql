@@ -1,0 +1,12 @@
+DROP INDEX webhook_deliveries_lane;
+ALTER TABLE webhook_deliveries DROP COLUMN created_at;
+ALTER TABLE webhook_deliveries DROP COLUMN last_error;
+ALTER TABLE webhook_deliveries DROP COLUMN seq;
+ALTER TABLE webhook_deliveries DROP COLUMN lane;
+ALTER TABLE webhook_endpoints DROP COLUMN failing_since;
+DROP INDEX outbox_events_dedup;
+DROP INDEX outbox_events_client_seq;
+ALTER TABLE outbox_events DROP COLUMN dedup_key;
+ALTER TABLE outbox_events DROP COLUMN connection_id;
+ALTER TABLE outbox_events DROP COLUMN seq;
+DROP TABLE event_sequences;

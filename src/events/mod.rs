@@ -1,0 +1,167 @@
+//! Telling the app what changed: the outbox, Standard Webhooks delivery, the endpoints' URLs.
+//!
+//! An event is written by [`emit`] inside the transaction of the change it announces, numbered
+//! in its API client's own sequence (commit order: see `store::webhooks::next_seq`). Each of the
+//! client's enabled endpoints that takes its type gets a delivery in the event's lane (its
+//! connection), and a `deliver` job sends that lane's deliveries one at a time in sequence
+//! order, at least once (see [`deliver`]).
+
+pub mod deliver;
+pub mod endpoint_url;
+pub mod signature;
+
+use chrono::{NaiveDateTime, SecondsFormat};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{EventType, JobKind, JobStatus};
+use crate::store::models::{JobRow, NewOutboxEvent, WebhookDeliveryRow};
+use crate::store::schema::{connections, users};
+use crate::store::{self, jobs, webhooks, DbConnection};
+
+/// An event to write.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// What happened.
+    pub event_type: EventType,
+    /// The connection it concerns (its lane), if any.
+    pub connection_id: Option<String>,
+    /// The payload's `data`.
+    pub data: serde_json::Value,
+    /// Writes the event only once per key (a reminder per threshold).
+    pub dedup_key: Option<String>,
+}
+
+/// A `deliver` job: one endpoint's lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverJob {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The lane: a connection id, or empty for events of no connection.
+    pub lane: String,
+}
+
+/// The API client a connection belongs to.
+pub fn api_client_of(conn: &mut DbConnection, connection_id: &str) -> QueryResult<Option<String>> {
+    connections::table
+        .inner_join(users::table)
+        .filter(connections::id.eq(connection_id))
+        .select(users::api_client_id)
+        .first(conn)
+        .optional()
+}
+
+/// Writes `event` for `api_client_id` and its deliveries (call it inside the transaction of the
+/// change it announces). Returns the event's sequence number, or `None` when its dedup key was
+/// used already.
+pub fn emit(
+    conn: &mut DbConnection,
+    api_client_id: &str,
+    event: &Event,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
+    store::write_transaction(conn, |conn| {
+        if let Some(key) = &event.dedup_key {
+            if webhooks::event_exists(conn, key)? {
+                return Ok(None);
+            }
+        }
+        let seq = webhooks::next_seq(conn, api_client_id)?;
+        let payload = serde_json::json!({
+            "type": event.event_type,
+            "timestamp": now.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true),
+            "sequence": seq,
+            "data": event.data,
+        })
+        .to_string();
+        let Some(id) = webhooks::append_event(
+            conn,
+            &NewOutboxEvent {
+                api_client_id: api_client_id.to_owned(),
+                event_type: event.event_type.as_str().to_owned(),
+                payload,
+                created_at: now,
+                seq,
+                connection_id: event.connection_id.clone(),
+                dedup_key: event.dedup_key.clone(),
+            },
+        )?
+        else {
+            return Ok(None);
+        };
+        let lane = event.connection_id.clone().unwrap_or_default();
+        for endpoint in webhooks::active_endpoints(conn, api_client_id)? {
+            if !subscribed(&endpoint.event_types, event.event_type) {
+                continue;
+            }
+            webhooks::insert_delivery(
+                conn,
+                &WebhookDeliveryRow {
+                    id: store::new_id(),
+                    event_id: id,
+                    endpoint_id: endpoint.id.clone(),
+                    status: webhooks::PENDING.into(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_status_code: None,
+                    delivered_at: None,
+                    lane: lane.clone(),
+                    seq,
+                    last_error: None,
+                    created_at: now,
+                },
+            )?;
+            enqueue_delivery(conn, &endpoint.id, &lane, now)?;
+        }
+        Ok(Some(seq))
+    })
+}
+
+/// Whether an endpoint's `event_types` (a JSON array; empty: every type) takes `event_type`.
+pub fn subscribed(event_types: &str, event_type: EventType) -> bool {
+    let chosen: Vec<String> = serde_json::from_str(event_types).unwrap_or_default();
+    chosen.is_empty() || chosen.iter().any(|t| t == event_type.as_str())
+}
+
+/// Queues the job that delivers a lane, unless one is queued or running already (that one
+/// reads the lane again before it stops; the sweep hands any lane left due to a new job).
+pub fn enqueue_delivery(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    lane: &str,
+    run_at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let job = DeliverJob {
+        endpoint_id: endpoint_id.to_owned(),
+        lane: lane.to_owned(),
+    };
+    let payload = serde_json::to_string(&job).unwrap_or_default();
+    jobs::enqueue(
+        conn,
+        &JobRow {
+            id: store::new_id(),
+            kind: JobKind::Deliver.as_str().to_owned(),
+            dedup_key: Some(format!("deliver:{endpoint_id}:{lane}")),
+            payload,
+            status: JobStatus::Queued.as_str().to_owned(),
+            attempts: 0,
+            run_at,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: run_at,
+            updated_at: run_at,
+        },
+    )
+}
+
+/// Hands every lane whose next delivery is due to a job (the minute's sweep).
+pub fn enqueue_due_lanes(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
+    let mut queued = 0;
+    for (endpoint_id, lane) in webhooks::due_lanes(conn, now)? {
+        if enqueue_delivery(conn, &endpoint_id, &lane, now)? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
