@@ -14,6 +14,7 @@ pub mod quota_budget;
 pub mod responses;
 pub mod sca;
 pub mod syncs;
+pub mod webhooks;
 
 use actix_web::{web, HttpResponse};
 
@@ -52,7 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(accounts::list_balances)
     .service(accounts::list_transactions)
     .service(sca::show)
-    .service(sca::submit);
+    .service(sca::submit)
+    .service(webhooks::create)
+    .service(webhooks::list)
+    .service(webhooks::remove)
+    .service(webhooks::deliveries);
     method_not_allowed(cfg);
 }
 

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, banks, connections, error, health, json, responses, sca, syncs};
+use super::{accounts, banks, connections, error, health, json, responses, sca, syncs, webhooks};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -33,6 +33,10 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
         accounts::list_transactions,
         sca::show,
         sca::submit,
+        webhooks::create,
+        webhooks::list,
+        webhooks::remove,
+        webhooks::deliveries,
     ),
     components(
         schemas(
@@ -42,7 +46,8 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
             accounts::TransactionStatus,
             crate::model::ConnectionStatus,
             crate::model::ContinuityVerdict,
-            syncs::IpAddress
+            syncs::IpAddress,
+            crate::model::EventType
         ),
         responses(
             responses::Unauthorized,

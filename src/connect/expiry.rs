@@ -24,6 +24,13 @@ pub fn expire_due(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec
     crate::store::write_transaction(conn, |conn| {
         let expired = connections::expire_due(conn, at)?;
         for row in &expired {
+            crate::events::connection::announce(
+                conn,
+                crate::model::ConnectionStatus::Active.as_str(),
+                &row.id,
+                crate::events::connection::StatusReason::ConsentExpired,
+                at,
+            )?;
             let client = users::find_by_id(conn, &row.user_id)?.map(|u| u.api_client_id);
             audit_consent(
                 conn,
@@ -51,5 +58,17 @@ pub const INTERRUPTED_AFTER_MINUTES: i64 = 60;
 /// sweep, so a restart after a crash settles them.
 pub fn fail_interrupted(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<Vec<String>> {
     let stale_before = at - chrono::Duration::minutes(INTERRUPTED_AFTER_MINUTES);
-    connections::fail_interrupted_journeys(conn, at, stale_before)
+    crate::store::write_transaction(conn, |conn| {
+        let failed = connections::fail_interrupted_journeys(conn, at, stale_before)?;
+        for id in &failed {
+            crate::events::connection::announce(
+                conn,
+                crate::model::ConnectionStatus::Pending.as_str(),
+                id,
+                crate::events::connection::StatusReason::JourneyInterrupted,
+                at,
+            )?;
+        }
+        Ok(failed)
+    })
 }

@@ -62,7 +62,13 @@ pub async fn record_failure(state: &AppState, connection: &ConnectionRow, failur
         store::write_transaction(conn, |conn| {
             if !keep_active {
                 let code = code.clone();
-                connections::update(conn, &id, connections::ConnectionUpdate::Failed { code })?;
+                crate::events::connection::change_status(
+                    conn,
+                    &id,
+                    connections::ConnectionUpdate::Failed { code },
+                    crate::events::connection::StatusReason::JourneyFailed,
+                    now,
+                )?;
             }
             sca_challenges::consume_all_for_connection(conn, &id, now)?;
             sca_challenges::advance_redirects(

@@ -75,7 +75,13 @@ pub async fn revoke(
             if delete_data {
                 accounts::delete_for_connection(conn, &row.id)?;
             }
-            connections::update(conn, &row.id, connections::ConnectionUpdate::Revoked)?;
+            crate::events::connection::change_status(
+                conn,
+                &row.id,
+                connections::ConnectionUpdate::Revoked,
+                crate::events::connection::StatusReason::Revoked,
+                now,
+            )?;
             audit::append(
                 conn,
                 &NewAuditEntry {

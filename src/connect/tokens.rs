@@ -273,7 +273,13 @@ fn mark_refused(conn: &mut DbConnection, id: &str) -> diesel::QueryResult<()> {
     if !row.is(ConnectionStatus::Active) {
         return Ok(());
     }
-    connections::update(conn, id, connections::ConnectionUpdate::ReauthRequired)?;
+    crate::events::connection::change_status(
+        conn,
+        id,
+        connections::ConnectionUpdate::ReauthRequired,
+        crate::events::connection::StatusReason::InvalidatedByBank,
+        crate::store::now(),
+    )?;
     let client = users::find_by_id(conn, &row.user_id)?.map(|u| u.api_client_id);
     super::audit_consent(
         conn,

@@ -6,9 +6,12 @@
 //! connection), and a `deliver` job sends that lane's deliveries one at a time in sequence
 //! order, at least once (see [`deliver`]).
 
+pub mod connection;
 pub mod deliver;
 pub mod endpoint_url;
+pub mod reminders;
 pub mod signature;
+pub mod sync;
 
 use chrono::{NaiveDateTime, SecondsFormat};
 use diesel::prelude::*;

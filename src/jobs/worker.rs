@@ -279,6 +279,7 @@ impl Worker {
         let (expired, interrupted, pruned) = store::run(&self.ctx.pool, move |conn| {
             // Webhook lanes whose retry has come go back to the workers.
             crate::events::enqueue_due_lanes(conn, now)?;
+            crate::events::reminders::consent_expiring(conn, now)?;
             Ok((
                 crate::connect::expiry::expire_due(conn, now)?,
                 crate::connect::expiry::fail_interrupted(conn, now)?,

@@ -56,7 +56,13 @@ pub async fn require_sca(
     store::run_with(pool, move |conn| {
         store::write_transaction(conn, |conn| {
             if active {
-                connections::update(conn, &id, connections::ConnectionUpdate::ReauthRequired)?;
+                crate::events::connection::change_status(
+                    conn,
+                    &id,
+                    connections::ConnectionUpdate::ReauthRequired,
+                    crate::events::connection::StatusReason::ScaRequired,
+                    now,
+                )?;
             }
             link::issue(conn, &public_url, &id, action, now)
         })

@@ -176,6 +176,20 @@ async fn record_failure(
         transactions_cancelled: 0,
         skipped_for_quota: 0,
     };
-    store::run(&ctx.pool, move |conn| Ok(sync_runs::save(conn, &row)?)).await?;
+    store::run(&ctx.pool, move |conn| {
+        store::write_transaction(conn, |conn| {
+            sync_runs::save(conn, &row)?;
+            crate::events::sync::failed(
+                conn,
+                &row.connection_id,
+                &row.id,
+                &row.trigger_kind,
+                row.error.as_deref().unwrap_or_default(),
+                at,
+            )
+        })?;
+        Ok(())
+    })
+    .await?;
     Ok(())
 }

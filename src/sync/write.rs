@@ -11,6 +11,7 @@ use super::reconcile::{self, Plan};
 use super::rows;
 use super::SyncError;
 use crate::bank::RawExchange;
+use crate::events::sync::{AccountChanges, Completed};
 use crate::model::{Balance, BalanceKind, ChangeKind, ContinuityVerdict, ScaStatus, Transaction};
 use crate::store::models::{
     AccountRow, BankResponseRow, ContinuityRow, SyncRunRow, TransactionChangeRow,
@@ -150,6 +151,7 @@ pub fn commit(
         written.cancelled += plan.count(ChangeKind::Cancelled);
         plans.insert(fetched.key.as_str(), plan);
     }
+    let mut changes = Vec::new();
     for row in &gathered.accounts {
         let Some(account_id) = stored.get(&row.account_key) else {
             continue;
@@ -166,6 +168,17 @@ pub fn commit(
         let plan = plans.get(row.account_key.as_str());
         let verdict = continuity_row(conn, account_id, booked, plan, c)?;
         continuity::insert(conn, &verdict)?;
+        changes.push(AccountChanges {
+            account_id: account_id.clone(),
+            added: plan.map_or(0, |p| p.count(ChangeKind::Added)),
+            modified: plan.map_or(0, |p| {
+                p.count(ChangeKind::Booked)
+                    + p.count(ChangeKind::Modified)
+                    + p.count(ChangeKind::Reinstated)
+            }),
+            cancelled: plan.map_or(0, |p| p.count(ChangeKind::Cancelled)),
+            continuity: verdict.verdict.clone(),
+        });
     }
     for kept in &gathered.exchanges {
         vault::insert(conn, &vault_row(kept, c))?;
@@ -185,10 +198,12 @@ pub fn commit(
         )?;
     }
     if c.activate {
-        connections::update(
+        crate::events::connection::change_status(
             conn,
             &c.connection_id,
             connections::ConnectionUpdate::Activated,
+            crate::events::connection::StatusReason::Activated,
+            c.finished,
         )?;
         // Scheduled from its next slot on (this sync made the data fresh).
         super::schedule::set_next(conn, &c.connection_id, c.next_sync_at)?;
@@ -201,6 +216,17 @@ pub fn commit(
             c.finished,
             ResolutionDetail::None,
         )?;
+    }
+    // The app hears of it in this same transaction (a replay changes data, not syncs).
+    if !c.replay {
+        let sync = Completed {
+            connection_id: &c.connection_id,
+            sync_id: &c.run_id,
+            trigger: &c.trigger,
+            skipped_for_quota: c.skipped_for_quota,
+            accounts: changes,
+        };
+        crate::events::sync::completed(conn, &sync, c.finished)?;
     }
     Ok(written)
 }
