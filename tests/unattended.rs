@@ -12,7 +12,6 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveTime, TimeZone, Utc};
@@ -20,10 +19,8 @@ use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
 use common::http_browser::{api, connect, HttpBrowser};
-use common::{TestApp, TestDb};
-use passerelle::jobs::{Worker, WorkerOptions};
+use common::{worker, TestApp, TestDb};
 use passerelle::store::{self, sync_runs, DatabaseUrl};
-use passerelle::sync::service::SyncContext;
 
 fn database_env(url: &DatabaseUrl) -> String {
     match url {
@@ -47,21 +44,6 @@ fn cli_sync(app: &TestApp, id: &str) -> std::process::Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run passerelle sync")
-}
-
-fn worker(app: &TestApp, name: &str) -> Worker {
-    let state = &app.state;
-    Worker::new(
-        SyncContext {
-            pool: state.pool.clone(),
-            config: state.config.clone(),
-            keyring: state.keyring.clone(),
-            clock: state.clock.clone(),
-        },
-        Arc::clone(&state.registry),
-        WorkerOptions::default(),
-        name,
-    )
 }
 
 /// Unattended calls the sandbox saw, by path.

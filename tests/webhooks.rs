@@ -24,9 +24,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use common::http_browser::{api, connect, HttpBrowser};
-use common::{TestApp, TestDb};
-use passerelle::jobs::{Worker, WorkerOptions};
-use passerelle::sync::service::SyncContext;
+use common::{worker, TestApp, TestDb};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -107,21 +105,6 @@ fn verifies(secret: &str, r: &Received) -> bool {
         .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
-fn worker(app: &TestApp) -> Worker {
-    let state = &app.state;
-    Worker::new(
-        SyncContext {
-            pool: state.pool.clone(),
-            config: state.config.clone(),
-            keyring: state.keyring.clone(),
-            clock: state.clock.clone(),
-        },
-        Arc::clone(&state.registry),
-        WorkerOptions::default(),
-        "webhooks-test",
-    )
-}
-
 async fn register(app: &TestApp, url: &str) -> (String, String) {
     let (code, created) = api(app, "POST", "/v1/webhooks", Some(json!({ "url": url }))).await;
     assert_eq!(code, 201, "{created}");
@@ -145,7 +128,7 @@ async fn events_reach_a_receiver_signed_in_order_and_survive_its_downtime() {
 
         let browser = HttpBrowser::new(&app);
         connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
-        let w = worker(&app);
+        let w = worker(&app, "webhooks-test");
         w.drain().await.unwrap();
         // Down: one attempt, the lane's head, and the rest wait behind it.
         let first_try = down.got.lock().unwrap().clone();
@@ -237,7 +220,7 @@ async fn a_redirect_is_not_followed_and_private_urls_are_refused() {
     let (endpoint, _) = register(&app, &redirecting.url).await;
     let browser = HttpBrowser::new(&app);
     connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
-    worker(&app).drain().await.unwrap();
+    worker(&app, "webhooks-test").drain().await.unwrap();
     let (_, deliveries) = api(
         &app,
         "GET",

@@ -64,8 +64,8 @@ pub enum DeliverError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The endpoint's secret does not open.
-    #[error("the endpoint's secret: {0}")]
-    Secret(String),
+    #[error("the endpoint's secret does not open")]
+    Secret(#[source] crate::crypto::CryptoError),
 }
 
 /// Sends the lane's due deliveries in order until it is empty, or its head must wait.
@@ -102,7 +102,7 @@ pub async fn run_lane(
         let secret = ctx
             .keyring
             .open_str(&endpoint.secret_sealed, &secret_aad(&endpoint.id))
-            .map_err(|e| DeliverError::Secret(e.to_string()))?;
+            .map_err(DeliverError::Secret)?;
         let outcome = send(ctx, client, &endpoint, &event, &secret).await;
         let go_on = record(ctx, &endpoint, &delivery, outcome, now).await?;
         if !go_on {

@@ -17,7 +17,7 @@ use chrono::{NaiveDateTime, SecondsFormat};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{EventType, JobKind, JobStatus};
+use crate::model::{EventType, JobKind};
 use crate::store::models::{JobRow, NewOutboxEvent, WebhookDeliveryRow};
 use crate::store::schema::{connections, users};
 use crate::store::{self, jobs, webhooks, DbConnection};
@@ -141,20 +141,12 @@ pub fn enqueue_delivery(
     let payload = serde_json::to_string(&job).unwrap_or_default();
     jobs::enqueue(
         conn,
-        &JobRow {
-            id: store::new_id(),
-            kind: JobKind::Deliver.as_str().to_owned(),
-            dedup_key: Some(format!("deliver:{endpoint_id}:{lane}")),
+        &JobRow::queued(
+            JobKind::Deliver,
+            Some(format!("deliver:{endpoint_id}:{lane}")),
             payload,
-            status: JobStatus::Queued.as_str().to_owned(),
-            attempts: 0,
             run_at,
-            locked_by: None,
-            locked_until: None,
-            last_error: None,
-            created_at: run_at,
-            updated_at: run_at,
-        },
+        ),
     )
 }
 

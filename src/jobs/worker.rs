@@ -11,7 +11,7 @@ use super::backoff;
 use super::MAX_ATTEMPTS;
 use crate::bank::{BankErrorKind, Connectors, PsuContext};
 use crate::events::DeliverJob;
-use crate::model::{JobKind, JobStatus};
+use crate::model::JobKind;
 use crate::registry::Registry;
 use crate::store::models::JobRow;
 use crate::store::{self, bank_pauses, jobs, vault, StoreError};
@@ -400,20 +400,12 @@ fn enqueue_sweep(conn: &mut store::DbConnection, now: NaiveDateTime) -> Result<(
     let run_at = chrono::DateTime::from_timestamp(next, 0).map_or(now, |t| t.naive_utc());
     jobs::enqueue(
         conn,
-        &JobRow {
-            id: store::new_id(),
-            kind: JobKind::Sweep.as_str().to_owned(),
-            dedup_key: Some(JobKind::Sweep.as_str().to_owned()),
-            payload: "{}".into(),
-            status: JobStatus::Queued.as_str().to_owned(),
-            attempts: 0,
+        &JobRow::queued(
+            JobKind::Sweep,
+            Some(JobKind::Sweep.as_str().to_owned()),
+            "{}".into(),
             run_at,
-            locked_by: None,
-            locked_until: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        },
+        ),
     )?;
     Ok(())
 }

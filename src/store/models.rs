@@ -279,6 +279,31 @@ pub struct JobRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl JobRow {
+    /// A new job of `kind`, queued to run at `run_at`, with no attempt made yet.
+    pub fn queued(
+        kind: crate::model::JobKind,
+        dedup_key: Option<String>,
+        payload: String,
+        run_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: crate::store::new_id(),
+            kind: kind.as_str().to_owned(),
+            dedup_key,
+            payload,
+            status: crate::model::JobStatus::Queued.as_str().to_owned(),
+            attempts: 0,
+            run_at,
+            locked_by: None,
+            locked_until: None,
+            last_error: None,
+            created_at: run_at,
+            updated_at: run_at,
+        }
+    }
+}
+
 /// A payment initiated through a bank.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = payments)]

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use openssl::sha::sha256;
 
-use crate::model::{ConnectionStatus, JobKind, JobStatus};
+use crate::model::{ConnectionStatus, JobKind};
 use crate::registry::{Bank, Registry};
 use crate::store::models::JobRow;
 use crate::store::schema::connections;
@@ -281,20 +281,12 @@ pub fn enqueue_sync_run(
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     jobs::enqueue(
         conn,
-        &JobRow {
-            id: crate::store::new_id(),
-            kind: JobKind::Sync.as_str().to_owned(),
-            dedup_key: Some(format!("sync:{connection_id}")),
+        &JobRow::queued(
+            JobKind::Sync,
+            Some(format!("sync:{connection_id}")),
             payload,
-            status: JobStatus::Queued.as_str().to_owned(),
-            attempts: 0,
-            run_at: now,
-            locked_by: None,
-            locked_until: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        },
+            now,
+        ),
     )
 }
 

@@ -106,17 +106,29 @@ async fn run(
     connectors: &Connectors,
     order: &SyncOrder,
 ) -> Result<SyncOutcome, SyncOrderError> {
-    let id = order.connection_id.clone();
+    let (id, run_id) = (order.connection_id.clone(), order.run_id.clone());
     let now = ctx.clock.stored_now();
-    let (connection, consent, paused) = store::run(&ctx.pool, move |conn| {
+    let (connection, consent, paused, done) = store::run(&ctx.pool, move |conn| {
         let connection = connections::find(conn, &id)?;
         let paused = match &connection {
             Some(c) => bank_pauses::paused_until(conn, &c.bank_id, now)?,
             None => None,
         };
-        Ok((connection, consents::current(conn, &id)?, paused))
+        let done = sync_runs::find(conn, &run_id)?.filter(|r| r.status == "succeeded");
+        Ok((connection, consents::current(conn, &id)?, paused, done))
     })
     .await?;
+    // The run committed already (its worker died before marking the job done): running it
+    // again would write its rows twice. The job is done.
+    if let Some(run) = done {
+        return Ok(SyncOutcome {
+            accounts: 0,
+            added: run.transactions_added,
+            updated: run.transactions_updated,
+            cancelled: run.transactions_cancelled,
+            skipped_for_quota: usize::try_from(run.skipped_for_quota).unwrap_or(0),
+        });
+    }
     let connection =
         connection.ok_or_else(|| SyncOrderError::UnknownConnection(order.connection_id.clone()))?;
     if let Some(until) = paused {

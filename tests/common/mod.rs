@@ -237,3 +237,19 @@ impl TestApp {
         .unwrap()
     }
 }
+
+/// A job worker on the app's database, keys and clock, run by the test itself.
+pub fn worker(app: &TestApp, name: &str) -> passerelle::jobs::Worker {
+    let state = &app.state;
+    passerelle::jobs::Worker::new(
+        passerelle::sync::service::SyncContext {
+            pool: state.pool.clone(),
+            config: state.config.clone(),
+            keyring: state.keyring.clone(),
+            clock: state.clock.clone(),
+        },
+        std::sync::Arc::clone(&state.registry),
+        passerelle::jobs::WorkerOptions::default(),
+        name,
+    )
+}
