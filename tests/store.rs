@@ -711,15 +711,20 @@ fn webhooks_outbox_and_deliveries_round_trip() {
                 connection_id: Some(s.connection.id.clone()),
                 dedup_key: key.map(str::to_owned),
             };
-            (seq, webhooks::append_event(conn, &event).unwrap())
+            (seq, webhooks::append_event(conn, &event))
         };
         let (one, first) = new_event(conn, 1, None);
         let (two, second) = new_event(conn, 2, Some("reminder:14"));
         assert_eq!((one, two), (1, 2));
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(second > first, "row ids grow");
-        // A dedup key writes once.
-        assert_eq!(new_event(conn, 3, Some("reminder:14")).1, None);
+        // A dedup key writes once: it is known, and the unique index refuses a second row.
+        assert!(webhooks::event_exists(conn, "reminder:14").unwrap());
+        assert!(!webhooks::event_exists(conn, "reminder:7").unwrap());
+        // (In a savepoint: a refused insert would end a PostgreSQL transaction.)
+        let again =
+            store::write_transaction(conn, |conn| new_event(conn, 3, Some("reminder:14")).1);
+        assert!(again.is_err());
         let events = webhooks::events_after(conn, &s.client.id, one, 10).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(

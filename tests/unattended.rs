@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{NaiveTime, TimeZone, Utc};
@@ -19,29 +18,13 @@ use chrono_tz::Europe::Paris;
 use serde_json::Value;
 
 use common::http_browser::{api, connect, HttpBrowser};
-use common::{worker, TestApp, TestDb};
+use common::{cli, worker, TestApp, TestDb};
 use passerelle::store::{self, sync_runs, DatabaseUrl};
-
-fn database_env(url: &DatabaseUrl) -> String {
-    match url {
-        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    }
-}
 
 /// `passerelle sync --connection ID`, run as an operator runs it beside the server.
 fn cli_sync(app: &TestApp, id: &str) -> std::process::Output {
-    let sandbox = app.sandbox.as_ref().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_passerelle"))
+    cli(app)
         .args(["sync", "--connection", id])
-        .env("PASSERELLE_DATA_DIR", app.data_dir.path())
-        .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
-        .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
-        .env(
-            "PASSERELLE_SANDBOX_WEB_LISTEN",
-            sandbox.web_addr.to_string(),
-        )
-        .env("RUST_LOG", "warn")
         .output()
         .expect("run passerelle sync")
 }
@@ -199,7 +182,6 @@ struct WorkerProcesses {
 
 impl WorkerProcesses {
     fn start(app: &TestApp, clock_file: &std::path::Path, count: usize) -> Self {
-        let sandbox = app.sandbox.as_ref().unwrap();
         let mut children = Vec::new();
         let mut metrics = Vec::new();
         for _ in 0..count {
@@ -208,18 +190,10 @@ impl WorkerProcesses {
                 .unwrap()
                 .local_addr()
                 .unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            let child = cli(app)
                 .args(["worker", "--poll-ms", "20", "--metrics-listen"])
                 .arg(addr.to_string())
-                .env("PASSERELLE_DATA_DIR", app.data_dir.path())
-                .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
-                .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
-                .env(
-                    "PASSERELLE_SANDBOX_WEB_LISTEN",
-                    sandbox.web_addr.to_string(),
-                )
                 .env("PASSERELLE_TEST_CLOCK_FILE", clock_file)
-                .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .expect("start passerelle worker");
@@ -483,18 +457,9 @@ async fn sync_due_runs_what_the_schedule_says_is_due_once() {
     let marc = connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
     // Nothing is due right after the journeys.
     let due = |app: &TestApp| {
-        let sandbox = app.sandbox.as_ref().unwrap();
-        Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        cli(app)
             .args(["sync", "--due"])
-            .env("PASSERELLE_DATA_DIR", app.data_dir.path())
-            .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
-            .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
-            .env(
-                "PASSERELLE_SANDBOX_WEB_LISTEN",
-                sandbox.web_addr.to_string(),
-            )
             .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
-            .env("RUST_LOG", "warn")
             .output()
             .expect("run passerelle sync --due")
     };
@@ -530,4 +495,61 @@ async fn sync_due_runs_what_the_schedule_says_is_due_once() {
     // Run again at once: nothing is due any more.
     let out = due(&app);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 sync(s) planned"));
+}
+
+/// A sync job whose run already committed (its worker was killed after the commit, before
+/// marking the job done) is done when a worker takes it again: no bank call, nothing written a
+/// second time, no job left.
+#[actix_web::test]
+async fn a_job_whose_run_committed_is_done_without_syncing_again() {
+    use common::http_browser::api_with_headers;
+    use passerelle::store::jobs;
+    use passerelle::sync::schedule::{self, PsuHeaders};
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let lea = connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
+    let (code, queued) = api_with_headers(
+        &app,
+        "POST",
+        &format!("/v1/connections/{lea}/sync"),
+        &[("PSU-IP-Address", "198.51.100.4")],
+    )
+    .await;
+    assert_eq!(code, 202, "{queued}");
+    let run = queued["sync_id"].as_str().unwrap().to_owned();
+    let w = worker(&app, "w");
+    w.drain().await.unwrap();
+    let done = sync_run(&app, &run).await;
+    assert_eq!(done.status, "succeeded");
+
+    // The same job again, as the killed worker left it.
+    let sandbox = app.sandbox.as_ref().unwrap();
+    sandbox.faults.forget_seen();
+    let (id, r, now) = (lea.clone(), run.clone(), app.state.clock.stored_now());
+    store::run(&app.state.pool, move |conn| {
+        let psu = PsuHeaders {
+            ip_address: "198.51.100.4".into(),
+            user_agent: None,
+        };
+        Ok(schedule::enqueue_sync_run(
+            conn,
+            &id,
+            &r,
+            "psu",
+            Some(psu),
+            now,
+        )?)
+    })
+    .await
+    .unwrap();
+    w.drain().await.unwrap();
+    assert!(
+        sandbox.faults.seen().is_empty(),
+        "the bank was called again"
+    );
+    assert_eq!(sync_run(&app, &run).await, done);
+    let left = store::run(&app.state.pool, |conn| Ok(jobs::list(conn)?))
+        .await
+        .unwrap();
+    assert!(left.iter().all(|j| j.kind == "sweep"), "{left:#?}");
 }

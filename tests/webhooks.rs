@@ -105,6 +105,19 @@ fn verifies(secret: &str, r: &Received) -> bool {
         .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
+/// `GET /v1/webhooks/{id}/deliveries`, newest first.
+async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
+    let (code, list) = api(
+        app,
+        "GET",
+        &format!("/v1/webhooks/{endpoint}/deliveries"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{list}");
+    list["deliveries"].as_array().unwrap().clone()
+}
+
 async fn register(app: &TestApp, url: &str) -> (String, String) {
     let (code, created) = api(app, "POST", "/v1/webhooks", Some(json!({ "url": url }))).await;
     assert_eq!(code, 201, "{created}");
@@ -133,22 +146,12 @@ async fn events_reach_a_receiver_signed_in_order_and_survive_its_downtime() {
         // Down: one attempt, the lane's head, and the rest wait behind it.
         let first_try = down.got.lock().unwrap().clone();
         assert_eq!(first_try.len(), 1, "{first_try:?}");
-        let (_, deliveries) = api(
-            &app,
-            "GET",
-            &format!("/v1/webhooks/{endpoint}/deliveries"),
-            None,
-        )
-        .await;
-        let list = deliveries["deliveries"].as_array().unwrap();
-        assert!(list.len() >= 3, "{deliveries}");
-        assert!(
-            list.iter().all(|d| d["status"] == "pending"),
-            "{deliveries}"
-        );
+        let list = deliveries(&app, &endpoint).await;
+        assert!(list.len() >= 3, "{list:?}");
+        assert!(list.iter().all(|d| d["status"] == "pending"), "{list:?}");
         assert!(
             list.iter().any(|d| d["last_status_code"] == 503),
-            "{deliveries}"
+            "{list:?}"
         );
 
         // Back up: past the retry, the minute's sweep hands the lane back, and all arrive.
@@ -194,19 +197,9 @@ async fn events_reach_a_receiver_signed_in_order_and_survive_its_downtime() {
         let activated: Value = serde_json::from_str(&delivered[0].body).unwrap();
         assert_eq!(activated["data"]["status"], "active", "{activated}");
         assert_eq!(activated["data"]["reason"], "activated");
-        let (_, deliveries) = api(
-            &app,
-            "GET",
-            &format!("/v1/webhooks/{endpoint}/deliveries"),
-            None,
-        )
-        .await;
-        let list = deliveries["deliveries"].as_array().unwrap();
+        let list = deliveries(&app, &endpoint).await;
         assert_eq!(list.len(), delivered.len());
-        assert!(
-            list.iter().all(|d| d["status"] == "delivered"),
-            "{deliveries}"
-        );
+        assert!(list.iter().all(|d| d["status"] == "delivered"), "{list:?}");
         // Nothing more to send.
         w.drain().await.unwrap();
         assert_eq!(down.got.lock().unwrap().len(), got.len());
@@ -221,22 +214,10 @@ async fn a_redirect_is_not_followed_and_private_urls_are_refused() {
     let browser = HttpBrowser::new(&app);
     connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
     worker(&app, "webhooks-test").drain().await.unwrap();
-    let (_, deliveries) = api(
-        &app,
-        "GET",
-        &format!("/v1/webhooks/{endpoint}/deliveries"),
-        None,
-    )
-    .await;
-    let head = deliveries["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["attempts"] == 1)
-        .cloned()
-        .unwrap();
-    assert_eq!(head["status"], "pending", "{deliveries}");
-    assert_eq!(head["last_status_code"], 302, "{deliveries}");
+    let list = deliveries(&app, &endpoint).await;
+    let head = list.iter().find(|d| d["attempts"] == 1).unwrap();
+    assert_eq!(head["status"], "pending", "{list:?}");
+    assert_eq!(head["last_status_code"], 302, "{list:?}");
     assert_eq!(redirecting.got.lock().unwrap().len(), 1);
 
     for refused in [
@@ -273,7 +254,7 @@ async fn consent_reminders_fire_once_at_14_7_and_1_days() {
     let cid = id.clone();
     let (client, expires) = store::run(&app.state.pool, move |conn| {
         let row = connections::find(conn, &cid)?.unwrap();
-        let client = passerelle::events::api_client_of(conn, &cid)?.unwrap();
+        let client = connections::api_client_of(conn, &cid)?.unwrap();
         Ok((client, row.consent_expires_at.unwrap()))
     })
     .await

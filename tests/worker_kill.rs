@@ -9,27 +9,17 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
 use std::time::Duration;
 
 use diesel::prelude::*;
 
 use common::http_browser::{api_with_headers, connect, HttpBrowser};
-use common::{TestApp, TestDb};
-use passerelle::jobs::{Worker, WorkerOptions};
+use common::{cli, worker, TestApp, TestDb};
 use passerelle::store::schema::{accounts, transactions};
-use passerelle::store::{self, jobs, sync_runs, DatabaseUrl};
-use passerelle::sync::service::SyncContext;
+use passerelle::store::{self, jobs, sync_runs};
 
 const ROUNDS: u64 = 20;
-
-fn database_env(url: &DatabaseUrl) -> String {
-    match url {
-        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-        DatabaseUrl::Postgres(url) => url.clone(),
-    }
-}
 
 /// Every transaction of the connection's accounts: account and the bank's reference (every
 /// sandbox row at these personas has one).
@@ -63,7 +53,6 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
             connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await,
             connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await,
         ];
-        let sandbox = app.sandbox.as_ref().unwrap();
         let mut asked: HashSet<String> = HashSet::new();
         let mut killed_mid_job = 0;
         for round in 0..ROUNDS {
@@ -79,15 +68,8 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
                 assert_eq!(code, 202, "{queued}");
                 asked.insert(queued["sync_id"].as_str().unwrap().to_owned());
             }
-            let mut worker = Command::new(env!("CARGO_BIN_EXE_passerelle"))
+            let mut worker = cli(&app)
                 .arg("worker")
-                .env("PASSERELLE_DATA_DIR", app.data_dir.path())
-                .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
-                .env("PASSERELLE_SANDBOX_LISTEN", sandbox.addr.to_string())
-                .env(
-                    "PASSERELLE_SANDBOX_WEB_LISTEN",
-                    sandbox.web_addr.to_string(),
-                )
                 .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
                 .env("RUST_LOG", "error")
                 .stdout(Stdio::null())
@@ -114,17 +96,7 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
         assert!(killed_mid_job > 0, "no kill fell while a job ran");
 
         // A last worker finishes whatever the killed ones left.
-        let w = Worker::new(
-            SyncContext {
-                pool: app.state.pool.clone(),
-                config: app.state.config.clone(),
-                keyring: app.state.keyring.clone(),
-                clock: app.state.clock.clone(),
-            },
-            Arc::clone(&app.state.registry),
-            WorkerOptions::default(),
-            "finisher",
-        );
+        let w = worker(&app, "finisher");
         w.drain().await.unwrap();
         let left = store::run(&app.state.pool, |conn| Ok(jobs::list(conn)?))
             .await

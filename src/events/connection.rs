@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
-use super::{api_client_of, emit, Event};
+use super::{emit, Event};
 use crate::model::EventType;
 use crate::store::connections::{self, ConnectionUpdate};
 use crate::store::DbConnection;
@@ -77,7 +77,7 @@ pub fn announce(
     if after.status == previous {
         return Ok(());
     }
-    let Some(client) = api_client_of(conn, id)? else {
+    let Some(client) = connections::api_client_of(conn, id)? else {
         return Ok(());
     };
     emit(

@@ -14,12 +14,11 @@ pub mod signature;
 pub mod sync;
 
 use chrono::{NaiveDateTime, SecondsFormat};
-use diesel::prelude::*;
+use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{EventType, JobKind};
 use crate::store::models::{JobRow, NewOutboxEvent, WebhookDeliveryRow};
-use crate::store::schema::{connections, users};
 use crate::store::{self, jobs, webhooks, DbConnection};
 
 /// An event to write.
@@ -42,16 +41,6 @@ pub struct DeliverJob {
     pub endpoint_id: String,
     /// The lane: a connection id, or empty for events of no connection.
     pub lane: String,
-}
-
-/// The API client a connection belongs to.
-pub fn api_client_of(conn: &mut DbConnection, connection_id: &str) -> QueryResult<Option<String>> {
-    connections::table
-        .inner_join(users::table)
-        .filter(connections::id.eq(connection_id))
-        .select(users::api_client_id)
-        .first(conn)
-        .optional()
 }
 
 /// Writes `event` for `api_client_id` and its deliveries (call it inside the transaction of the
@@ -77,7 +66,7 @@ pub fn emit(
             "data": event.data,
         })
         .to_string();
-        let Some(id) = webhooks::append_event(
+        let id = webhooks::append_event(
             conn,
             &NewOutboxEvent {
                 api_client_id: api_client_id.to_owned(),
@@ -88,10 +77,7 @@ pub fn emit(
                 connection_id: event.connection_id.clone(),
                 dedup_key: event.dedup_key.clone(),
             },
-        )?
-        else {
-            return Ok(None);
-        };
+        )?;
         let lane = event.connection_id.clone().unwrap_or_default();
         for endpoint in webhooks::active_endpoints(conn, api_client_id)? {
             if !subscribed(&endpoint.event_types, event.event_type) {

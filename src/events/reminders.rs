@@ -6,10 +6,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{api_client_of, emit, Event};
+use super::{emit, Event};
 use crate::model::{ConnectionStatus, EventType};
-use crate::store::schema::connections;
-use crate::store::DbConnection;
+use crate::store::schema::connections as connection_rows;
+use crate::store::{connections, DbConnection};
 
 /// Days before the consent ends when the app is told.
 pub const THRESHOLDS: [i64; 3] = [14, 7, 1];
@@ -22,18 +22,18 @@ pub fn consent_expiring(conn: &mut DbConnection, now: NaiveDateTime) -> QueryRes
     let mut written = 0;
     for days in THRESHOLDS {
         let edge = now + Duration::days(days);
-        let crossed: Vec<(String, NaiveDateTime, String)> = connections::table
-            .filter(connections::status.eq(ConnectionStatus::Active.as_str()))
-            .filter(connections::consent_expires_at.gt(edge - WINDOW))
-            .filter(connections::consent_expires_at.le(edge))
+        let crossed: Vec<(String, NaiveDateTime, String)> = connection_rows::table
+            .filter(connection_rows::status.eq(ConnectionStatus::Active.as_str()))
+            .filter(connection_rows::consent_expires_at.gt(edge - WINDOW))
+            .filter(connection_rows::consent_expires_at.le(edge))
             .select((
-                connections::id,
-                connections::consent_expires_at.assume_not_null(),
-                connections::bank_id,
+                connection_rows::id,
+                connection_rows::consent_expires_at.assume_not_null(),
+                connection_rows::bank_id,
             ))
             .load(conn)?;
         for (id, expires_at, bank_id) in crossed {
-            let Some(client) = api_client_of(conn, &id)? else {
+            let Some(client) = connections::api_client_of(conn, &id)? else {
                 continue;
             };
             let event = Event {

@@ -5,9 +5,9 @@
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
-use super::{api_client_of, emit, Event};
+use super::{emit, Event};
 use crate::model::EventType;
-use crate::store::DbConnection;
+use crate::store::{connections, DbConnection};
 
 /// One account's changes in a sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn completed(
     sync: &Completed<'_>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let Some(client) = api_client_of(conn, sync.connection_id)? else {
+    let Some(client) = connections::api_client_of(conn, sync.connection_id)? else {
         return Ok(());
     };
     let lane = Some(sync.connection_id.to_owned());
@@ -104,7 +104,7 @@ pub fn failed(
     error: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let Some(client) = api_client_of(conn, connection_id)? else {
+    let Some(client) = connections::api_client_of(conn, connection_id)? else {
         return Ok(());
     };
     let event = Event {

@@ -25,6 +25,16 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ConnectionR
         .optional()
 }
 
+/// The API client a connection belongs to (through its user).
+pub fn api_client_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    connections::table
+        .inner_join(users::table)
+        .filter(connections::id.eq(id))
+        .select(users::api_client_id)
+        .first(conn)
+        .optional()
+}
+
 /// The connection with this id if it belongs to `api_client_id`; another tenant's connection is
 /// indistinguishable from a missing one.
 pub fn find_for_client(

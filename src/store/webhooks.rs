@@ -140,25 +140,19 @@ pub fn next_seq(conn: &mut DbConnection, api_client_id: &str) -> QueryResult<i64
 }
 
 /// Appends an event to the outbox (call it inside the transaction of the change it announces);
-/// returns its row id, or `None` when its dedup key was used already.
-pub fn append_event(conn: &mut DbConnection, event: &NewOutboxEvent) -> QueryResult<Option<i64>> {
-    if let Some(key) = &event.dedup_key {
-        if event_exists(conn, key)? {
-            return Ok(None);
-        }
-    }
+/// returns its row id. A dedup key used already is refused by the unique index: check
+/// [`event_exists`] first.
+pub fn append_event(conn: &mut DbConnection, event: &NewOutboxEvent) -> QueryResult<i64> {
     // RETURNING exists on both backends, but the multi-backend query builder does not offer it.
     match conn {
         DbConnection::Sqlite(c) => diesel::insert_into(outbox_events::table)
             .values(event)
             .returning(outbox_events::id)
-            .get_result(c)
-            .map(Some),
+            .get_result(c),
         DbConnection::Pg(c) => diesel::insert_into(outbox_events::table)
             .values(event)
             .returning(outbox_events::id)
-            .get_result(c)
-            .map(Some),
+            .get_result(c),
     }
 }
 

@@ -253,3 +253,29 @@ pub fn worker(app: &TestApp, name: &str) -> passerelle::jobs::Worker {
         name,
     )
 }
+
+/// The database URL as the CLI takes it in `PASSERELLE_DATABASE_URL`.
+pub fn database_env(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    }
+}
+
+/// `passerelle` as an operator runs it beside this app: the same data directory, database and
+/// sandbox bank (none answers at 127.0.0.1:9 when the app has no sandbox), `warn` logs. The
+/// caller adds the subcommand, and the clock file when the app shares one.
+pub fn cli(app: &TestApp) -> std::process::Command {
+    let (api, web) = app.sandbox.as_ref().map_or_else(
+        || ("127.0.0.1:9".to_owned(), "127.0.0.1:9".to_owned()),
+        |s| (s.addr.to_string(), s.web_addr.to_string()),
+    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"));
+    command
+        .env("PASSERELLE_DATA_DIR", app.data_dir.path())
+        .env("PASSERELLE_DATABASE_URL", database_env(&app.db.url))
+        .env("PASSERELLE_SANDBOX_LISTEN", api)
+        .env("PASSERELLE_SANDBOX_WEB_LISTEN", web)
+        .env("RUST_LOG", "warn");
+    command
+}

@@ -1,4 +1,5 @@
 DROP INDEX connections_consent_expires_idx;
+DROP INDEX webhook_deliveries_due;
 DROP INDEX webhook_deliveries_lane;
 ALTER TABLE webhook_deliveries DROP COLUMN created_at;
 ALTER TABLE webhook_deliveries DROP COLUMN last_error;

@@ -23,6 +23,8 @@ ALTER TABLE webhook_deliveries ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE webhook_deliveries ADD COLUMN last_error TEXT;
 ALTER TABLE webhook_deliveries ADD COLUMN created_at TIMESTAMP NOT NULL DEFAULT '1970-01-01 00:00:00';
 CREATE INDEX webhook_deliveries_lane ON webhook_deliveries (endpoint_id, lane, status, seq);
+-- The minute's sweep finds the lanes whose retry has come.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
 
 -- The consent reminders' range read (14, 7 and 1 days ahead).
 CREATE INDEX connections_consent_expires_idx ON connections (consent_expires_at);
