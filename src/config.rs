@@ -42,6 +42,7 @@ const KEYS: &[&str] = &[
     "test_clock_file",
     "allow_test_clock",
     "webhook_allow_private",
+    "webhook_timeout_seconds",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -97,6 +98,7 @@ struct RawConfig {
     test_clock_file: Option<String>,
     allow_test_clock: Option<bool>,
     webhook_allow_private: Option<bool>,
+    webhook_timeout_seconds: Option<u64>,
 }
 
 /// How log lines are written.
@@ -180,6 +182,9 @@ pub struct Config {
     /// (`PASSERELLE_WEBHOOK_ALLOW_PRIVATE`, default false: an API client must not make
     /// Passerelle call into the operator's network). Loopback is always allowed.
     pub webhook_allow_private: bool,
+    /// How long a webhook receiver has to answer (`PASSERELLE_WEBHOOK_TIMEOUT_SECONDS`, 1 to
+    /// 30, default 10); a slower answer is a failed attempt, retried later.
+    pub webhook_timeout: std::time::Duration,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -409,6 +414,16 @@ impl Config {
                 ))
             }
         };
+        let webhook_timeout = match raw.webhook_timeout_seconds {
+            None => crate::events::deliver::TIMEOUT,
+            Some(n @ 1..=30) => std::time::Duration::from_secs(n),
+            Some(n) => {
+                return Err(ConfigError::new(
+                    "webhook_timeout_seconds",
+                    format!("{n} is not between 1 and 30"),
+                ))
+            }
+        };
         let test_clock_file = non_empty(raw.test_clock_file).map(PathBuf::from);
         // A debug build is a test build; a release build is a server someone relies on, and a
         // clock one file write away from "181 days later" would expire every consent.
@@ -422,6 +437,7 @@ impl Config {
         }
         Ok(Self {
             webhook_allow_private: raw.webhook_allow_private.unwrap_or(false),
+            webhook_timeout,
             test_clock_file,
             revoked_data,
             database_pool_size,

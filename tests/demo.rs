@@ -205,6 +205,39 @@ async fn the_demo_connects_lea_and_shows_what_the_api_returns() {
     assert!(body.contains("<polyline points=\""));
     assert!(!body.contains("<script"), "no JavaScript");
 
+    // The demo's own webhook endpoint (registered on its first page) receives the connection's
+    // events once a worker delivers them; the done page lists them.
+    common::worker(&app, "demo-test").drain().await.unwrap();
+    let done = get(&client, &back, Some(&cookie)).await;
+    let events = between(
+        &done.body,
+        "<section class=\"card\" id=\"events\">",
+        "</section>",
+    );
+    for expected in [
+        "connection.status_changed",
+        "transactions.changed",
+        "balance.changed",
+        "sync.completed",
+        "→ active (activated)",
+        "balance.changed</code></td><td>booked -150.00 EUR",
+    ] {
+        assert!(events.contains(expected), "{expected} in {events}");
+    }
+    // A delivery not signed with the demo's secret is refused, and not listed.
+    let forged = client
+        .post(app.url("/demo/events"))
+        .insert_header(("webhook-id", "evt_999999"))
+        .insert_header((
+            "webhook-timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        ))
+        .insert_header(("webhook-signature", "v1,AAAA"))
+        .send_body(r#"{"type":"sync.failed","data":{"error":"forged"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+
     // The same link in another browser (another demo user, or none) shows nothing.
     let stranger = get(
         &client,

@@ -693,6 +693,8 @@ fn webhooks_outbox_and_deliveries_round_trip() {
             created_at: t,
             disabled_at: None,
             failing_since: None,
+            previous_secret_sealed: None,
+            previous_secret_until: None,
         };
         webhooks::insert_endpoint(conn, &endpoint).unwrap();
         assert_eq!(
@@ -883,6 +885,7 @@ fn transaction_pages_are_newest_first_and_the_cursor_never_skips_or_repeats() {
             from: NaiveDate::from_ymd_opt(2026, 11, 11),
             to: NaiveDate::from_ymd_opt(2026, 11, 12),
             status: None,
+            updated_since: None,
         };
         let rows = transactions::page(conn, &s.account.id, &window, None, 10).unwrap();
         assert_eq!(rows.len(), 4, "both bounds inclusive");

@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,23 +36,26 @@ struct Received {
     answered: u16,
 }
 
-/// A receiver answering `status` (shared, so the test turns it up and down).
+/// A receiver answering `status` after `delay_ms` (shared, so the test turns them up and
+/// down).
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 async fn receiver(status: u16) -> Receiver {
     let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let answer = Arc::new(AtomicU16::new(status));
-    let (log, code) = (got.clone(), answer.clone());
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let (log, code, delay) = (got.clone(), answer.clone(), delay_ms.clone());
     let server = HttpServer::new(move || {
-        let (log, code) = (log.clone(), code.clone());
+        let (log, code, delay) = (log.clone(), code.clone(), delay.clone());
         App::new().route(
             "/hook",
             web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                let (log, code) = (log.clone(), code.clone());
+                let (log, code, delay) = (log.clone(), code.clone(), delay.clone());
                 async move {
                     let header = |name: &str| {
                         req.headers()
@@ -69,6 +72,12 @@ async fn receiver(status: u16) -> Receiver {
                         body: String::from_utf8(body.to_vec()).unwrap(),
                         answered,
                     });
+                    // Logged first: a caller that gives up drops the connection, and with it
+                    // this future.
+                    let wait = delay.load(Ordering::SeqCst);
+                    if wait > 0 {
+                        actix_web::rt::time::sleep(Duration::from_millis(wait)).await;
+                    }
                     let status = actix_web::http::StatusCode::from_u16(answered).unwrap();
                     let mut response = HttpResponse::build(status);
                     if status.is_redirection() {
@@ -88,6 +97,7 @@ async fn receiver(status: u16) -> Receiver {
         url: format!("http://{addr}/hook"),
         got,
         status: answer,
+        delay_ms,
     }
 }
 
@@ -103,6 +113,16 @@ fn verifies(secret: &str, r: &Received) -> bool {
     r.signature
         .split(' ')
         .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+}
+
+/// Moves past a retry and lets the worker run what is due: twice a minute on, so that a sweep
+/// the first drain already ran (the clock is real time plus an offset, and may have crossed a
+/// minute during it) is planned again and due.
+async fn past_the_retry(app: &TestApp, w: &passerelle::jobs::Worker) {
+    for _ in 0..2 {
+        app.state.clock.advance(Duration::from_secs(61)).unwrap();
+        w.drain().await.unwrap();
+    }
 }
 
 /// `GET /v1/webhooks/{id}/deliveries`, newest first.
@@ -156,8 +176,7 @@ async fn events_reach_a_receiver_signed_in_order_and_survive_its_downtime() {
 
         // Back up: past the retry, the minute's sweep hands the lane back, and all arrive.
         down.status.store(204, Ordering::SeqCst);
-        app.state.clock.advance(Duration::from_secs(61)).unwrap();
-        w.drain().await.unwrap();
+        past_the_retry(&app, &w).await;
         let got = down.got.lock().unwrap().clone();
         for r in &got {
             assert!(verifies(&secret, r), "signature of {r:?}");
@@ -190,9 +209,34 @@ async fn events_reach_a_receiver_signed_in_order_and_survive_its_downtime() {
         for expected in [
             "connection.status_changed",
             "transactions.changed",
+            "balance.changed",
             "sync.completed",
         ] {
             assert!(types.iter().any(|t| t == expected), "{types:?}");
+        }
+        // The first balances read: each a change from nothing, at the amount the API shows.
+        let moved: Value = delivered
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+            .find(|e| e["type"] == "balance.changed")
+            .unwrap();
+        let account = moved["data"]["account_id"].as_str().unwrap();
+        let (_, shown) = api(
+            &app,
+            "GET",
+            &format!("/v1/accounts/{account}/balances"),
+            None,
+        )
+        .await;
+        for b in moved["data"]["balances"].as_array().unwrap() {
+            assert!(b["previous_amount"].is_null(), "{moved}");
+            let current = shown["balances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["type"] == b["type"])
+                .unwrap();
+            assert_eq!(current["amount"], b["amount"], "{moved} vs {shown}");
         }
         let activated: Value = serde_json::from_str(&delivered[0].body).unwrap();
         assert_eq!(activated["data"]["status"], "active", "{activated}");
@@ -288,5 +332,241 @@ async fn consent_reminders_fire_once_at_14_7_and_1_days() {
         assert_eq!(sweep(crossed + minute).await.unwrap(), 0);
         assert_eq!(sweep(crossed + minute * 30).await.unwrap(), 0);
         assert_eq!(reminders_sent(client.clone()).await.unwrap(), written);
+    }
+}
+
+/// `POST /v1/webhooks/{id}/test`: the ping's delivery (202).
+async fn ping(app: &TestApp, endpoint: &str) -> Value {
+    let (code, delivery) = api(app, "POST", &format!("/v1/webhooks/{endpoint}/test"), None).await;
+    assert_eq!(code, 202, "{delivery}");
+    assert_eq!(delivery["status"], "pending", "{delivery}");
+    delivery
+}
+
+/// How many `v1,` signatures a delivery carried.
+fn signatures(r: &Received) -> usize {
+    r.signature.split(' ').count()
+}
+
+/// Secret rotation (both secrets sign during the overlap, only the new one after it), the test
+/// ping, and redelivery (same `webhook-id`, same body).
+#[actix_web::test]
+async fn rotation_pings_and_redeliveries() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn_with_sandbox(db).await;
+        let hook = receiver(204).await;
+        let (endpoint, first) = register(&app, &hook.url).await;
+        let w = worker(&app, "rotation-test");
+        let last = || hook.got.lock().unwrap().last().cloned().unwrap();
+
+        let pinged = ping(&app, &endpoint).await;
+        w.drain().await.unwrap();
+        let one = last();
+        let body: Value = serde_json::from_str(&one.body).unwrap();
+        assert_eq!(body["type"], "webhook.test", "{body}");
+        assert_eq!(body["data"]["endpoint_id"], endpoint.as_str());
+        assert_eq!(one.id, pinged["webhook_id"].as_str().unwrap());
+        assert_eq!(signatures(&one), 1);
+        assert!(verifies(&first, &one));
+
+        let (code, rotated) = api(
+            &app,
+            "POST",
+            &format!("/v1/webhooks/{endpoint}/rotate-secret"),
+            None,
+        )
+        .await;
+        assert_eq!(code, 200, "{rotated}");
+        let second = rotated["secret"].as_str().unwrap().to_owned();
+        assert!(second.starts_with("whsec_") && second != first);
+        ping(&app, &endpoint).await;
+        w.drain().await.unwrap();
+        let overlap = last();
+        assert_eq!(signatures(&overlap), 2, "{overlap:?}");
+        assert!(verifies(&first, &overlap) && verifies(&second, &overlap));
+
+        // A day later the old secret has stopped signing.
+        app.state
+            .clock
+            .advance(Duration::from_secs(86_400 + 60))
+            .unwrap();
+        ping(&app, &endpoint).await;
+        w.drain().await.unwrap();
+        let after = last();
+        assert_eq!(signatures(&after), 1);
+        assert!(verifies(&second, &after) && !verifies(&first, &after));
+
+        // No overlap: the old secret ends at once.
+        let (code, rotated) = api(
+            &app,
+            "POST",
+            &format!("/v1/webhooks/{endpoint}/rotate-secret?overlap_seconds=0"),
+            None,
+        )
+        .await;
+        assert_eq!(code, 200, "{rotated}");
+        let third = rotated["secret"].as_str().unwrap().to_owned();
+        ping(&app, &endpoint).await;
+        w.drain().await.unwrap();
+        let now_only = last();
+        assert!(verifies(&third, &now_only) && !verifies(&second, &now_only));
+        for (path, code) in [
+            (
+                format!("/v1/webhooks/{endpoint}/rotate-secret?overlap_seconds=604801"),
+                422,
+            ),
+            (
+                "/v1/webhooks/00000000-0000-0000-0000-000000000000/rotate-secret".into(),
+                404,
+            ),
+            (
+                "/v1/webhooks/00000000-0000-0000-0000-000000000000/test".into(),
+                404,
+            ),
+        ] {
+            let (got, body) = api(&app, "POST", &path, None).await;
+            assert_eq!(got, code, "{path}: {body}");
+        }
+
+        // The first ping again: same webhook-id and body, signed with today's secret.
+        let first_delivery = pinged["id"].as_str().unwrap();
+        let (code, again) = api(
+            &app,
+            "POST",
+            &format!("/v1/webhooks/{endpoint}/deliveries/{first_delivery}/redeliver"),
+            None,
+        )
+        .await;
+        assert_eq!(code, 202, "{again}");
+        assert_eq!(again["id"], pinged["id"]);
+        assert_eq!(again["status"], "pending");
+        assert_eq!(again["webhook_id"], pinged["webhook_id"]);
+        w.drain().await.unwrap();
+        let redelivered = last();
+        assert_eq!(redelivered.id, one.id);
+        assert_eq!(redelivered.body, one.body);
+        assert!(verifies(&third, &redelivered));
+
+        // A delivery still pending is not queued twice.
+        hook.status.store(503, Ordering::SeqCst);
+        let failing = ping(&app, &endpoint).await;
+        w.drain().await.unwrap();
+        let failing_id = failing["id"].as_str().unwrap();
+        let (code, problem) = api(
+            &app,
+            "POST",
+            &format!("/v1/webhooks/{endpoint}/deliveries/{failing_id}/redeliver"),
+            None,
+        )
+        .await;
+        assert_eq!(code, 409, "{problem}");
+        let list = deliveries(&app, &endpoint).await;
+        assert_eq!(list.len(), 5, "{list:?}");
+        assert_eq!(
+            list.iter().filter(|d| d["status"] == "delivered").count(),
+            4,
+            "{list:?}"
+        );
+        let again = list.iter().find(|d| d["id"] == pinged["id"]).unwrap();
+        assert_eq!(again["attempts"], 2, "{again}");
+    }
+}
+
+/// A receiver slower than the timeout has not received: the attempt fails and is retried with
+/// the same `webhook-id`.
+#[actix_web::test]
+async fn a_slow_receiver_times_out_and_gets_the_event_again() {
+    let app = TestApp::spawn_with_sandbox_and(TestDb::sqlite(), |config| {
+        config.webhook_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let slow = receiver(204).await;
+    slow.delay_ms.store(2_500, Ordering::SeqCst);
+    let (endpoint, secret) = register(&app, &slow.url).await;
+    let w = worker(&app, "slow-test");
+    let pinged = ping(&app, &endpoint).await;
+    w.drain().await.unwrap();
+    let list = deliveries(&app, &endpoint).await;
+    assert_eq!(list[0]["status"], "pending", "{list:?}");
+    assert_eq!(list[0]["attempts"], 1, "{list:?}");
+    assert!(list[0]["last_status_code"].is_null(), "{list:?}");
+    assert!(list[0]["last_error"].is_string(), "{list:?}");
+
+    slow.delay_ms.store(0, Ordering::SeqCst);
+    past_the_retry(&app, &w).await;
+    let list = deliveries(&app, &endpoint).await;
+    assert_eq!(list[0]["status"], "delivered", "{list:?}");
+    let got = slow.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got
+        .iter()
+        .all(|r| r.id == pinged["webhook_id"].as_str().unwrap()));
+    assert!(got.iter().all(|r| verifies(&secret, r)));
+}
+
+/// Two `passerelle worker` processes on one PostgreSQL: every event reaches the receiver once,
+/// each connection's in sequence order.
+#[actix_web::test]
+async fn two_worker_processes_deliver_each_event_once() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock_file = clock_dir.path().join("clock");
+    std::fs::write(&clock_file, "0").unwrap();
+    let file = clock_file.clone();
+    let app = TestApp::spawn_with_sandbox_and(db, move |config| {
+        config.test_clock_file = Some(file);
+    })
+    .await;
+    let hook = receiver(204).await;
+    let (endpoint, secret) = register(&app, &hook.url).await;
+    let browser = HttpBrowser::new(&app);
+    for (user, persona) in [("lea", "LEA"), ("marc", "D0999990I0"), ("hugo", "HUGO")] {
+        connect(&app, &browser, user, "sandbox-bcp", persona).await;
+    }
+    let expected = deliveries(&app, &endpoint).await.len();
+    assert!(expected >= 12, "{expected}");
+    let mut children: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            common::cli(&app)
+                .args(["worker", "--poll-ms", "20"])
+                .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start passerelle worker")
+        })
+        .collect();
+    let mut delivered = 0;
+    for _ in 0..600 {
+        let list = deliveries(&app, &endpoint).await;
+        delivered = list.iter().filter(|d| d["status"] == "delivered").count();
+        if delivered == expected {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A moment more, for a duplicate to show if one were coming.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(delivered, expected);
+    let got = hook.got.lock().unwrap().clone();
+    let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(got.len(), expected, "each event once: {got:?}");
+    assert_eq!(ids.len(), expected);
+    let mut last_per_lane: std::collections::HashMap<String, i64> = Default::default();
+    for r in &got {
+        assert!(verifies(&secret, r));
+        let body: Value = serde_json::from_str(&r.body).unwrap();
+        let lane = body["data"]["connection_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let seq = body["sequence"].as_i64().unwrap();
+        let previous = last_per_lane.insert(lane, seq).unwrap_or(0);
+        assert!(seq > previous, "in order per connection: {r:?}");
     }
 }

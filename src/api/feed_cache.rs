@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 /// What a page of the feed depends on: the account and its feed version, and the query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,6 +33,8 @@ pub struct FeedPageKey {
     pub to: Option<NaiveDate>,
     /// `status`.
     pub status: Option<String>,
+    /// `updated_since`.
+    pub updated_since: Option<NaiveDateTime>,
     /// Page size.
     pub limit: i64,
     /// The decoded cursor (sort date and id of the previous page's last row).
@@ -56,12 +58,13 @@ impl FeedPageKey {
     /// changes the tag: the app then reads the page once more.
     pub fn etag(&self) -> String {
         let canonical = format!(
-            "{FEED_FORMAT}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
+            "{FEED_FORMAT}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
             self.account_id,
             self.feed_version,
             self.from,
             self.to,
             self.status,
+            self.updated_since,
             self.limit,
             self.cursor
         );
@@ -202,6 +205,7 @@ mod tests {
             from: None,
             to: None,
             status: None,
+            updated_since: None,
             limit: 100,
             cursor: None,
         }

@@ -52,12 +52,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(accounts::show)
     .service(accounts::list_balances)
     .service(accounts::list_transactions)
+    .service(accounts::changes::list_changes)
     .service(sca::show)
     .service(sca::submit)
     .service(webhooks::create)
     .service(webhooks::list)
     .service(webhooks::remove)
-    .service(webhooks::deliveries);
+    .service(webhooks::deliveries)
+    .service(webhooks::actions::rotate_secret)
+    .service(webhooks::actions::test)
+    .service(webhooks::actions::redeliver);
     method_not_allowed(cfg);
 }
 

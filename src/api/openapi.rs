@@ -31,12 +31,16 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
         accounts::show,
         accounts::list_balances,
         accounts::list_transactions,
+        accounts::changes::list_changes,
         sca::show,
         sca::submit,
         webhooks::create,
         webhooks::list,
         webhooks::remove,
         webhooks::deliveries,
+        webhooks::actions::rotate_secret,
+        webhooks::actions::test,
+        webhooks::actions::redeliver,
     ),
     components(
         schemas(

@@ -18,7 +18,8 @@ use crate::store::models::{OutboxEventRow, WebhookDeliveryRow, WebhookEndpointRo
 use crate::store::{self, webhooks, StoreError};
 use crate::sync::service::SyncContext;
 
-/// How long a receiver has to answer.
+/// How long a receiver has to answer, unless the operator says otherwise
+/// (`PASSERELLE_WEBHOOK_TIMEOUT_SECONDS`).
 pub const TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
 /// The waits after each failed attempt; after the last, the delivery is given up and its
@@ -99,11 +100,8 @@ pub async fn run_lane(
             // Not yet: the sweep hands the lane back when it is due.
             return Ok(delivered);
         }
-        let secret = ctx
-            .keyring
-            .open_str(&endpoint.secret_sealed, &secret_aad(&endpoint.id))
-            .map_err(DeliverError::Secret)?;
-        let outcome = send(ctx, client, &endpoint, &event, &secret).await;
+        let secrets = signing_secrets(ctx, &endpoint, now)?;
+        let outcome = send(ctx, client, &endpoint, &event, &secrets).await;
         let go_on = record(ctx, &endpoint, &delivery, outcome, now).await?;
         if !go_on {
             return Ok(delivered);
@@ -112,13 +110,40 @@ pub async fn run_lane(
     }
 }
 
+/// The secrets that sign for an endpoint: its own, and during a rotation's overlap the one it
+/// replaced.
+fn signing_secrets(
+    ctx: &SyncContext,
+    endpoint: &WebhookEndpointRow,
+    now: NaiveDateTime,
+) -> Result<Vec<SecretString>, DeliverError> {
+    let aad = secret_aad(&endpoint.id);
+    let mut secrets = vec![ctx
+        .keyring
+        .open_str(&endpoint.secret_sealed, &aad)
+        .map_err(DeliverError::Secret)?];
+    if let (Some(previous), Some(until)) = (
+        &endpoint.previous_secret_sealed,
+        endpoint.previous_secret_until,
+    ) {
+        if until > now {
+            secrets.push(
+                ctx.keyring
+                    .open_str(previous, &aad)
+                    .map_err(DeliverError::Secret)?,
+            );
+        }
+    }
+    Ok(secrets)
+}
+
 /// One signed `POST`.
 async fn send(
     ctx: &SyncContext,
     client: &awc::Client,
     endpoint: &WebhookEndpointRow,
     event: &OutboxEventRow,
-    secret: &SecretString,
+    secrets: &[SecretString],
 ) -> Outcome {
     let failed = |error: String| Outcome::Failed {
         status: None,
@@ -138,14 +163,19 @@ async fn send(
         };
     let id = format!("evt_{}", event.id);
     let timestamp = ctx.clock.now().timestamp();
-    let signature = match signature::sign(secret, &id, timestamp, event.payload.as_bytes()) {
-        Ok(signature) => signature,
-        Err(e) => return failed(e.to_string()),
-    };
+    let mut signatures = Vec::with_capacity(secrets.len());
+    for secret in secrets {
+        match signature::sign(secret, &id, timestamp, event.payload.as_bytes()) {
+            Ok(signature) => signatures.push(signature),
+            Err(e) => return failed(e.to_string()),
+        }
+    }
+    // Space-separated: a receiver verifies with whichever secret it holds.
+    let signature = signatures.join(" ");
     let sent = client
         .post(url.as_str())
         .address(address)
-        .timeout(TIMEOUT)
+        .timeout(ctx.config.webhook_timeout)
         .insert_header(("content-type", "application/json"))
         .insert_header(("webhook-id", id))
         .insert_header(("webhook-timestamp", timestamp.to_string()))

@@ -1,11 +1,13 @@
 //! A sync's end, announced in the transaction that records it: `sync.completed` (or
-//! `sync.failed`) for the connection, and `transactions.changed` for each account whose
-//! transactions were added, modified or cancelled.
+//! `sync.failed`) for the connection, `transactions.changed` for each account whose
+//! transactions were added, modified or cancelled, and `balance.changed` for each account with
+//! a balance of a new amount.
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use super::{emit, Event};
+use crate::api::json::Amount;
 use crate::model::EventType;
 use crate::store::{connections, DbConnection};
 
@@ -24,6 +26,28 @@ pub struct AccountChanges {
     pub continuity: String,
 }
 
+/// One balance of an account whose amount a sync found changed (or first read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceMove {
+    /// `booked`, `available`…
+    pub balance_type: String,
+    /// The new amount, in minor units of `currency`.
+    pub amount_minor: i64,
+    /// Its currency.
+    pub currency: String,
+    /// The amount of the newest snapshot before (`None`: first read).
+    pub previous_minor: Option<i64>,
+}
+
+/// An account whose balances moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceChange {
+    /// The account.
+    pub account_id: String,
+    /// The balances that moved.
+    pub balances: Vec<BalanceMove>,
+}
+
 /// A sync that succeeded.
 #[derive(Debug, Clone)]
 pub struct Completed<'a> {
@@ -37,6 +61,8 @@ pub struct Completed<'a> {
     pub skipped_for_quota: i64,
     /// Per account.
     pub accounts: Vec<AccountChanges>,
+    /// The accounts whose balances moved.
+    pub balances: Vec<BalanceChange>,
 }
 
 /// Writes `sync.completed`, and `transactions.changed` for every account with a change.
@@ -65,6 +91,31 @@ pub fn completed(
             event_type: EventType::TransactionsChanged,
             connection_id: lane.clone(),
             data,
+            dedup_key: None,
+        };
+        emit(conn, &client, &event, now)?;
+    }
+    for change in &sync.balances {
+        let balances: Vec<_> = change
+            .balances
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "type": b.balance_type,
+                    "amount": Amount::from_minor(b.amount_minor, &b.currency),
+                    "previous_amount": b.previous_minor.map(|m| Amount::from_minor(m, &b.currency)),
+                })
+            })
+            .collect();
+        let event = Event {
+            event_type: EventType::BalanceChanged,
+            connection_id: lane.clone(),
+            data: serde_json::json!({
+                "connection_id": sync.connection_id,
+                "account_id": change.account_id,
+                "sync_id": sync.sync_id,
+                "balances": balances,
+            }),
             dedup_key: None,
         };
         emit(conn, &client, &event, now)?;

@@ -18,19 +18,25 @@ pub enum EventType {
     SyncFailed,
     /// An account's transactions changed: added, modified, cancelled.
     TransactionsChanged,
+    /// An account's balance of some type has a new amount.
+    BalanceChanged,
     /// A webhook endpoint was disabled after failing for days.
     WebhookEndpointDisabled,
+    /// A test ping asked for through the API (sent to that one endpoint).
+    WebhookTest,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::ConnectionStatusChanged,
         Self::ConnectionConsentExpiring,
         Self::SyncCompleted,
         Self::SyncFailed,
         Self::TransactionsChanged,
+        Self::BalanceChanged,
         Self::WebhookEndpointDisabled,
+        Self::WebhookTest,
     ];
 
     /// The type's name.
@@ -41,7 +47,9 @@ impl EventType {
             Self::SyncCompleted => "sync.completed",
             Self::SyncFailed => "sync.failed",
             Self::TransactionsChanged => "transactions.changed",
+            Self::BalanceChanged => "balance.changed",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            Self::WebhookTest => "webhook.test",
         }
     }
 }

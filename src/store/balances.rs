@@ -24,6 +24,28 @@ pub fn upsert(conn: &mut DbConnection, row: &BalanceRow) -> QueryResult<()> {
     })
 }
 
+/// The amount of the newest snapshot of each balance type of an account (what a sync compares
+/// its answer with): `(type, amount_minor)`.
+pub fn latest_amounts(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> QueryResult<Vec<(String, i64)>> {
+    // A bank gives a handful of types a day: the newest few rows hold the latest of each.
+    let rows: Vec<(String, i64)> = balances::table
+        .filter(balances::account_id.eq(account_id))
+        .order((balances::as_of_day.desc(), balances::balance_type.asc()))
+        .limit(32)
+        .select((balances::balance_type, balances::amount_minor))
+        .load(conn)?;
+    let mut latest: Vec<(String, i64)> = Vec::new();
+    for (kind, amount) in rows {
+        if !latest.iter().any(|(k, _)| k == &kind) {
+            latest.push((kind, amount));
+        }
+    }
+    Ok(latest)
+}
+
 /// The newest snapshot of each balance type of an account.
 pub fn latest(conn: &mut DbConnection, account_id: &str) -> QueryResult<Vec<BalanceRow>> {
     let rows = history(conn, account_id)?;

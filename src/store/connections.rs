@@ -25,6 +25,15 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ConnectionR
         .optional()
 }
 
+/// The user a connection belongs to.
+pub fn user_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    connections::table
+        .find(id)
+        .select(connections::user_id)
+        .first(conn)
+        .optional()
+}
+
 /// The API client a connection belongs to (through its user).
 pub fn api_client_of(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
     connections::table

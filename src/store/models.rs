@@ -226,6 +226,11 @@ pub struct TransactionChangeRow {
     pub previous_status: Option<String>,
     pub previous_amount_minor: Option<i64>,
     pub changed_at: NaiveDateTime,
+    /// The account's user (whose changes feed holds the change).
+    pub user_id: String,
+    /// The change's number in its user's sequence (given by
+    /// [`crate::store::transaction_changes::insert_all`]).
+    pub seq: i64,
 }
 
 /// The balance continuity verdict of one account at one sync (see
@@ -412,6 +417,10 @@ pub struct WebhookEndpointRow {
     pub disabled_at: Option<NaiveDateTime>,
     /// When deliveries to it started failing (reset by a success).
     pub failing_since: Option<NaiveDateTime>,
+    /// After a rotation: the secret replaced, sealed, which keeps signing beside the new one
+    /// until `previous_secret_until`.
+    pub previous_secret_sealed: Option<Vec<u8>>,
+    pub previous_secret_until: Option<NaiveDateTime>,
 }
 
 /// An event in the outbox, as read.

@@ -167,6 +167,8 @@ diesel::table! {
         previous_status -> Nullable<Text>,
         previous_amount_minor -> Nullable<BigInt>,
         changed_at -> Timestamp,
+        user_id -> Text,
+        seq -> BigInt,
     }
 }
 
@@ -269,6 +271,8 @@ diesel::table! {
         created_at -> Timestamp,
         disabled_at -> Nullable<Timestamp>,
         failing_since -> Nullable<Timestamp>,
+        previous_secret_sealed -> Nullable<Binary>,
+        previous_secret_until -> Nullable<Timestamp>,
     }
 }
 
@@ -282,6 +286,13 @@ diesel::table! {
         seq -> BigInt,
         connection_id -> Nullable<Text>,
         dedup_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    change_sequences (user_id) {
+        user_id -> Text,
+        last_seq -> BigInt,
     }
 }
 
@@ -387,4 +398,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     bank_responses,
     bank_pauses,
     event_sequences,
+    change_sequences,
 );

@@ -1,6 +1,6 @@
 //! Normalized transactions, unique per account and fingerprint so a re-sync never doubles one.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::models::{FeedTransactionRow, TransactionRow};
@@ -152,8 +152,11 @@ pub struct TransactionFilter {
     /// Latest sort date, inclusive.
     pub to: Option<NaiveDate>,
     /// Only this status (`pending`, `booked`, `other`, `cancelled`); without one, every status
-    /// but `cancelled`.
+    /// but `cancelled` (unless `updated_since` is given).
     pub status: Option<String>,
+    /// Only rows added or changed at or after this instant; without `status`, cancelled rows
+    /// too (an incremental read must learn of cancellations).
+    pub updated_since: Option<NaiveDateTime>,
 }
 
 /// Where the previous page ended: the last row's sort date and id.
@@ -214,8 +217,12 @@ fn page_query<'a>(
     if let Some(to) = filter.to {
         query = query.filter(transactions::sort_date.le(to));
     }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(transactions::updated_at.ge(since));
+    }
     match &filter.status {
         Some(status) => query = query.filter(transactions::status.eq(status)),
+        None if filter.updated_since.is_some() => {}
         // A cancelled transaction never happened: it is read only when asked for.
         None => {
             query = query.filter(transactions::status.ne(TransactionState::Cancelled.as_str()));
@@ -233,6 +240,21 @@ fn page_query<'a>(
     query
         .order((transactions::sort_date.desc(), transactions::id.desc()))
         .limit(limit)
+}
+
+/// The transactions with these ids, with the feed's columns (the changes feed's read).
+pub fn feed_rows(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<FeedTransactionRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    // Bounded batches: SQLite caps the bound parameters of one statement.
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            transactions::table
+                .filter(transactions::id.eq_any(chunk))
+                .select(FeedTransactionRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 /// How many transactions an account has.

@@ -98,6 +98,57 @@ pub fn set_failing_since(
         .map(drop)
 }
 
+/// Replaces an endpoint's secret; the one replaced keeps signing beside it until `until`.
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    id: &str,
+    sealed: &[u8],
+    previous_sealed: &[u8],
+    until: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(webhook_endpoints::table.find(id))
+        .set((
+            webhook_endpoints::secret_sealed.eq(sealed),
+            webhook_endpoints::previous_secret_sealed.eq(Some(previous_sealed)),
+            webhook_endpoints::previous_secret_until.eq(Some(until)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// One delivery of an endpoint.
+pub fn find_delivery(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    id: &str,
+) -> QueryResult<Option<WebhookDeliveryRow>> {
+    webhook_deliveries::table
+        .find(id)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select(WebhookDeliveryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Makes a finished delivery pending again, due at `now`, in `lane` (a delivery is unique per
+/// event and endpoint, so a redelivery is the same row queued again).
+pub fn requeue_delivery(
+    conn: &mut DbConnection,
+    id: &str,
+    lane: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq(PENDING),
+            webhook_deliveries::lane.eq(lane),
+            webhook_deliveries::next_attempt_at.eq(now),
+            webhook_deliveries::delivered_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Disables an endpoint and gives up its pending deliveries.
 pub fn disable_endpoint(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResult<()> {
     diesel::update(webhook_endpoints::table.find(id))

@@ -11,7 +11,7 @@ use super::reconcile::{self, Plan};
 use super::rows;
 use super::SyncError;
 use crate::bank::RawExchange;
-use crate::events::sync::{AccountChanges, Completed};
+use crate::events::sync::{AccountChanges, BalanceChange, BalanceMove, Completed};
 use crate::model::{Balance, BalanceKind, ChangeKind, ContinuityVerdict, ScaStatus, Transaction};
 use crate::store::models::{
     AccountRow, BankResponseRow, ContinuityRow, SyncRunRow, TransactionChangeRow,
@@ -127,23 +127,46 @@ pub fn commit(
         let saved = accounts::upsert(conn, row)?;
         stored.insert(saved.account_key.clone(), saved.id);
     }
+    let mut balance_changes = Vec::new();
     for (key, list) in &gathered.balances {
         let Some(account_id) = stored.get(key) else {
             continue;
         };
+        let before = balances::latest_amounts(conn, account_id)?;
+        let mut moved = Vec::new();
         for b in list {
-            balances::upsert(conn, &rows::balance_row(account_id, b, today, c.now))?;
+            let row = rows::balance_row(account_id, b, today, c.now);
+            let previous = before
+                .iter()
+                .find(|(kind, _)| kind == &row.balance_type)
+                .map(|(_, amount)| *amount);
+            if previous != Some(row.amount_minor) {
+                moved.push(BalanceMove {
+                    balance_type: row.balance_type.clone(),
+                    amount_minor: row.amount_minor,
+                    currency: row.currency.clone(),
+                    previous_minor: previous,
+                });
+            }
+            balances::upsert(conn, &row)?;
+        }
+        if !moved.is_empty() {
+            balance_changes.push(BalanceChange {
+                account_id: account_id.clone(),
+                balances: moved,
+            });
         }
     }
     let mut written = Written::default();
     let mut plans: HashMap<&str, Plan> = HashMap::new();
+    let mut change_log = Vec::new();
     for fetched in &gathered.transactions {
         let Some(account_id) = stored.get(&fetched.key) else {
             continue;
         };
         let plan = plan_account(conn, account_id, fetched, today, c)?;
         transactions::apply(conn, &plan.steps)?;
-        transaction_changes::insert_all(conn, &change_rows(&plan, &c.run_id, c.now))?;
+        change_log.extend(change_rows(&plan, &c.run_id, c.now));
         written.added += plan.count(ChangeKind::Added);
         written.updated += plan.count(ChangeKind::Booked)
             + plan.count(ChangeKind::Modified)
@@ -182,6 +205,13 @@ pub fn commit(
     }
     for kept in &gathered.exchanges {
         vault::insert(conn, &vault_row(kept, c))?;
+    }
+    // Numbered last: the user's counter row stays locked from here to the commit, so another
+    // sync of the same user waits only for the end of this one (see `insert_all`).
+    if !change_log.is_empty() {
+        let user_id =
+            connections::user_of(conn, &c.connection_id)?.ok_or(diesel::result::Error::NotFound)?;
+        transaction_changes::insert_all(conn, &user_id, &mut change_log)?;
     }
     sync_runs::record_counts(
         conn,
@@ -225,6 +255,7 @@ pub fn commit(
             trigger: &c.trigger,
             skipped_for_quota: c.skipped_for_quota,
             accounts: changes,
+            balances: balance_changes,
         };
         crate::events::sync::completed(conn, &sync, c.finished)?;
     }
@@ -276,6 +307,9 @@ fn change_rows(plan: &Plan, run_id: &str, now: NaiveDateTime) -> Vec<Transaction
                 previous_status: before.map(|b| b.status.clone()),
                 previous_amount_minor: before.map(|b| b.amount_minor),
                 changed_at: now,
+                // Set when the change is numbered.
+                user_id: String::new(),
+                seq: 0,
             })
         })
         .collect()

@@ -132,6 +132,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         database_pool_size: passerelle::store::default_pool_size(&db.url),
         test_clock_file: None,
         webhook_allow_private: false,
+        webhook_timeout: passerelle::events::deliver::TIMEOUT,
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -23,6 +23,7 @@ use crate::store::{
     self, accounts, balances as balance_store, continuity, transactions as tx_store, users,
 };
 
+pub mod changes;
 mod views;
 
 pub use views::{
@@ -48,6 +49,11 @@ pub struct TransactionQuery {
     /// Only transactions with this status.
     #[param(inline, value_type = Option<TransactionStatus>)]
     pub status: Option<String>,
+    /// Only transactions added or changed at or after this instant (RFC 3339), the instant
+    /// being that of the sync that made the change (its start). Without `status`, cancelled
+    /// transactions are included (with status `cancelled`), so the app learns of them. For an
+    /// exact incremental read, prefer the user's changes feed.
+    pub updated_since: Option<DateTime<Utc>>,
     /// Page size.
     #[param(minimum = 1, maximum = 500, default = 100)]
     pub limit: Option<i64>,
@@ -295,6 +301,7 @@ pub async fn list_transactions(
             from: query.from,
             to: query.to,
             status: query.status,
+            updated_since: query.updated_since.map(|t| t.naive_utc()),
             limit,
             cursor: cursor.map(|c| (c.sort_date, c.id)),
         };
@@ -311,6 +318,7 @@ pub async fn list_transactions(
             from: key.from,
             to: key.to,
             status: key.status.clone(),
+            updated_since: key.updated_since,
         };
         let after = key.cursor.as_ref().map(|(sort_date, id)| PageCursor {
             sort_date: *sort_date,

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use super::events::DemoInbox;
 use crate::api::auth;
 use crate::store::{self, api_clients, Pool};
 
@@ -22,6 +23,8 @@ pub struct DemoClient {
     api_base: String,
     api_key: SecretString,
     pub(super) public_url: Url,
+    /// The demo's webhook endpoint and the events it received.
+    pub(super) inbox: DemoInbox,
 }
 
 impl DemoClient {
@@ -61,6 +64,7 @@ impl DemoClient {
             api_base: format!("http://{}", SocketAddr::new(ip, listening.port())),
             api_key: SecretString::from(key),
             public_url: public_url.clone(),
+            inbox: DemoInbox::default(),
         })
     }
 
@@ -76,6 +80,12 @@ impl DemoClient {
             .unwrap_or_else(|_| format!("/{path}"))
     }
 
+    /// Where the demo takes its webhooks: this process's own listener (a loopback address, which
+    /// webhook URLs may name), whatever the public URL.
+    pub(super) fn receiver_url(&self) -> String {
+        format!("{}/demo/events", self.api_base)
+    }
+
     /// One JSON API call, as the app would make it; an error answer becomes a readable message
     /// naming the problem's `code`.
     pub(super) async fn call<T: DeserializeOwned>(
@@ -84,6 +94,22 @@ impl DemoClient {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<T, CallError> {
+        let bytes = self.call_raw(method, path, body).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::transport(format!("{method} {path}: {e}")))
+    }
+
+    /// A call whose answer has no body (`DELETE`).
+    pub(super) async fn call_no_content(&self, method: &str, path: &str) -> Result<(), CallError> {
+        self.call_raw(method, path, None).await.map(drop)
+    }
+
+    async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<bytes::Bytes, CallError> {
         // awc clients are bound to their thread: one per call is simplest for a demo page.
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -119,8 +145,7 @@ impl DemoClient {
                 ),
             });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| CallError::transport(format!("{method} {path}: {e}")))
+        Ok(bytes)
     }
 }
 

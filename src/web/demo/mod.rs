@@ -1,7 +1,8 @@
 //! The demo (only while the built-in sandbox bank runs): `/demo` plays a budgeting app for a
 //! newcomer. It picks a sandbox bank, creates a connection through Passerelle's own JSON API,
 //! sends the browser through the real journey, and on `/demo/done` shows what the API returns
-//! for the connection: its accounts, balances (with a small chart) and transactions.
+//! for the connection: its accounts, balances (with a small chart) and transactions, and the
+//! events its webhook endpoint received for the connection (see [`events`]).
 //!
 //! It really is an API client: every read and write goes over HTTP to this process's own
 //! listener with the demo API key, exactly as an app would (no shortcut into the store), so
@@ -15,6 +16,7 @@
 
 mod chart;
 mod client;
+mod events;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::LOCATION;
@@ -79,6 +81,8 @@ struct DonePage<'a> {
     connection: ApiConnection,
     returned_error: Option<String>,
     accounts: Vec<AccountPanel>,
+    /// The connection's events the demo's webhook endpoint received, newest first.
+    events: Vec<events::ReceivedEvent>,
     width: u32,
     height: u32,
 }
@@ -133,6 +137,10 @@ pub async fn start(
         Ok(found) => found,
         Err(e) => return internal(t, e),
     };
+    // The demo takes its events as an app would: through a webhook endpoint it registers.
+    if let Err(e) = demo.inbox.ensure_registered(&demo).await {
+        return internal(t, e);
+    }
     let banks = state
         .registry
         .banks()
@@ -252,6 +260,7 @@ pub async fn done(
         Vec::new()
     };
     let bank_name = state.registry.display_name(&connection.bank_id);
+    let events = demo.inbox.for_connection(&connection.id);
     render(
         StatusCode::OK,
         &DonePage {
@@ -261,6 +270,7 @@ pub async fn done(
             connection,
             returned_error: query.error,
             accounts,
+            events,
             width: chart::WIDTH,
             height: chart::HEIGHT,
         },
@@ -342,7 +352,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoClient>) {
     cfg.app_data(demo)
         .service(start)
         .service(connect)
-        .service(done);
+        .service(done)
+        .service(events::receive);
 }
 
 #[cfg(test)]
