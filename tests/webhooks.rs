@@ -570,3 +570,70 @@ async fn two_worker_processes_deliver_each_event_once() {
         assert!(seq > previous, "in order per connection: {r:?}");
     }
 }
+
+/// An endpoint that fails for about three days is disabled, its pending deliveries given up,
+/// and the client's other endpoints hear of it; a disabled endpoint takes no ping.
+#[actix_web::test]
+async fn an_endpoint_failing_for_days_is_disabled_and_the_others_are_told() {
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let broken = receiver(500).await;
+    let healthy = receiver(204).await;
+    let (failing, _) = register(&app, &broken.url).await;
+    let (_, secret) = register(&app, &healthy.url).await;
+    let w = worker(&app, "disable-test");
+    ping(&app, &failing).await;
+    w.drain().await.unwrap();
+    // Each time, straight to the retry's due time (and a sweep past it).
+    let started = app.state.clock.now();
+    for _ in 0..20 {
+        let list = deliveries(&app, &failing).await;
+        if list[0]["status"] != "pending" {
+            break;
+        }
+        let due: chrono::DateTime<chrono::Utc> = list[0]["next_attempt_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let wait = (due - app.state.clock.now()).num_seconds().max(0) as u64;
+        app.state
+            .clock
+            .advance(Duration::from_secs(wait + 61))
+            .unwrap();
+        w.drain().await.unwrap();
+        w.drain().await.unwrap();
+    }
+    let days = (app.state.clock.now() - started).num_hours() as f64 / 24.0;
+    assert_eq!(
+        broken.got.lock().unwrap().len(),
+        12,
+        "one try and 11 retries"
+    );
+    assert!(
+        (2.5..3.5).contains(&days),
+        "retried for about three days: {days}"
+    );
+    let (_, listed) = api(&app, "GET", "/v1/webhooks", None).await;
+    let endpoint = listed["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == failing.as_str())
+        .unwrap();
+    assert!(endpoint["disabled_at"].is_string(), "{listed}");
+    let list = deliveries(&app, &failing).await;
+    assert_eq!(list[0]["status"], "failed", "{list:?}");
+    let told: Vec<Value> = healthy
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .inspect(|r| assert!(verifies(&secret, r)))
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["type"], "webhook.endpoint_disabled");
+    assert_eq!(told[0]["data"]["endpoint_id"], failing.as_str());
+    let (code, problem) = api(&app, "POST", &format!("/v1/webhooks/{failing}/test"), None).await;
+    assert_eq!(code, 409, "{problem}");
+}
