@@ -3,7 +3,8 @@
 //! running or dead), no transaction is doubled or lost (a last sync finds nothing to add), and
 //! every connection is still active. The workers are `passerelle worker` processes on the same
 //! database and the same clock file as this test, which moves the clock past a killed worker's
-//! lease instead of waiting for it.
+//! lease instead of waiting for it. Also: a worker killed between sending a webhook and
+//! recording it sends it again, same `webhook-id`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -149,4 +150,102 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
             assert_eq!(connection["status"], "active", "{connection}");
         }
     }
+}
+
+/// A worker killed after a webhook left (the receiver has it) and before the delivery was
+/// recorded: the next worker sends it again, with the same `webhook-id` and body, and records
+/// it once. The receiver holds the request until the kill, so the instant is exact.
+#[actix_web::test]
+async fn a_worker_killed_between_sending_a_webhook_and_recording_it_sends_it_again() {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock_file = clock_dir.path().join("clock");
+    std::fs::write(&clock_file, "0").unwrap();
+    let file = clock_file.clone();
+    let app = TestApp::spawn_with_sandbox_and(TestDb::sqlite(), move |config| {
+        config.test_clock_file = Some(file);
+    })
+    .await;
+    // The receiver: logs (webhook-id, body), then answers 204 after `hold`.
+    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let hold = Arc::new(Mutex::new(Duration::from_secs(30)));
+    let (log, wait) = (got.clone(), hold.clone());
+    let server = HttpServer::new(move || {
+        let (log, wait) = (log.clone(), wait.clone());
+        App::new().route(
+            "/hook",
+            web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                let (log, wait) = (log.clone(), wait.clone());
+                async move {
+                    let id = req.headers().get("webhook-id").unwrap().to_str().unwrap();
+                    log.lock()
+                        .unwrap()
+                        .push((id.to_owned(), String::from_utf8(body.to_vec()).unwrap()));
+                    let pause = *wait.lock().unwrap();
+                    actix_web::rt::time::sleep(pause).await;
+                    HttpResponse::NoContent().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}/hook", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    let (code, created) = common::http_browser::api(
+        &app,
+        "POST",
+        "/v1/webhooks",
+        Some(serde_json::json!({ "url": url })),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    let endpoint = created["id"].as_str().unwrap().to_owned();
+    let (code, pinged) =
+        common::http_browser::api(&app, "POST", &format!("/v1/webhooks/{endpoint}/test"), None)
+            .await;
+    assert_eq!(code, 202, "{pinged}");
+
+    let mut child = cli(&app)
+        .args(["worker", "--poll-ms", "20"])
+        .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start passerelle worker");
+    for _ in 0..400 {
+        if !got.lock().unwrap().is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(got.lock().unwrap().len(), 1, "the worker sent the ping");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    *hold.lock().unwrap() = Duration::ZERO;
+
+    // Past the dead worker's lease, another worker takes the job and sends again.
+    app.state.clock.advance(Duration::from_secs(120)).unwrap();
+    let w = worker(&app, "after-the-kill");
+    w.drain().await.unwrap();
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], got[1], "same webhook-id, same body");
+    assert_eq!(got[0].0, pinged["webhook_id"].as_str().unwrap());
+    let (_, list) = common::http_browser::api(
+        &app,
+        "GET",
+        &format!("/v1/webhooks/{endpoint}/deliveries"),
+        None,
+    )
+    .await;
+    let delivery = &list["deliveries"][0];
+    assert_eq!(delivery["status"], "delivered", "{list}");
+    assert_eq!(
+        delivery["attempts"], 1,
+        "the unrecorded attempt left no trace: {list}"
+    );
 }
