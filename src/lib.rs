@@ -11,6 +11,7 @@ pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod data_dir;
+pub mod doctor;
 pub mod events;
 pub mod fuzzing;
 pub mod httpsig;

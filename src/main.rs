@@ -122,6 +122,22 @@ enum Command {
         #[arg(long)]
         due: bool,
     },
+    /// Checks this deployment and says what is wrong, each finding with its fix: the data
+    /// directory, the database and its migrations, the sealing keys, the QWAC and QSEAL, the
+    /// clock. Reads only. Exits non-zero when a check fails.
+    Doctor {
+        /// Prints JSON (for monitoring) instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes an online, consistent copy of the SQLite database to a new file, readable by its
+    /// owner only (without applying migrations: take it before an upgrade). Back up the sealing
+    /// keys and certificates beside it; PostgreSQL is backed up with `pg_dump`.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Certificate tools.
     Certs {
         #[command(subcommand)]
@@ -181,6 +197,57 @@ enum ApikeyCommand {
     },
 }
 
+/// `passerelle doctor [--json]`: a configuration that does not load is the one finding.
+fn doctor(json: bool) -> anyhow::Result<()> {
+    use passerelle::doctor::{Check, Report, Verdict};
+    let report = match Config::load() {
+        Ok(config) => passerelle::doctor::run(&config, chrono::Utc::now()),
+        Err(e) => Report {
+            checks: vec![Check {
+                name: "config",
+                verdict: Verdict::Fail,
+                message: e.to_string(),
+                fix: Some(
+                    "correct the variable or TOML key named (see the README's Configuration)"
+                        .into(),
+                ),
+            }],
+        },
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for check in &report.checks {
+            let mark = match check.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+            };
+            out!("{mark} {}: {}", check.name, check.message);
+            if let (Some(fix), false) = (&check.fix, check.verdict == Verdict::Ok) {
+                out!("     fix: {fix}");
+            }
+        }
+    }
+    if report.failed() {
+        anyhow::bail!("doctor found problems (FAIL above)");
+    }
+    Ok(())
+}
+
+/// `passerelle backup --out FILE`.
+fn backup(config: Config, out: &std::path::Path) -> anyhow::Result<()> {
+    let pool = passerelle::store::connect_sized(&config.database_url, 1)?;
+    let mut conn = pool.get().context("database pool")?;
+    let bytes = passerelle::store::backup::sqlite_backup(&mut conn, out)?;
+    out!(
+        "backup written to {} ({bytes} bytes); keep it with the sealing keys and the \
+         certificates: without the keys its tokens cannot be opened",
+        out.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // First, before any library (libpq) initialises OpenSSL with a clean-up at exit that races
     // the threads still using it (see `store::DatabaseUrl::establish`).
@@ -213,6 +280,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
+        Command::Backup { out } => backup(Config::load()?, &out),
+        Command::Doctor { json } => doctor(json),
         Command::Replay { connection, since } => replay(Config::load()?, connection, since),
         Command::Worker {
             count,
@@ -259,8 +328,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = app::open_database(&config)?;
             let mut conn = pool.get().context("database pool")?;
             let changed = passerelle::connect::tokens::reseal_all(&mut conn, &keyring)?;
+            let secrets = passerelle::events::deliver::reseal_secrets(&mut conn, &keyring)?;
             out!(
-                "{changed} token(s) re-sealed under key `{}`",
+                "{changed} token(s) and {secrets} webhook secret(s) re-sealed under key `{}`",
                 keyring.active_id()
             );
             Ok(())

@@ -354,3 +354,159 @@ fn bad_start_up_input_stops_with_one_line_naming_the_culprit() {
     );
     assert!(line.contains("/nonexistent/qwac.pem"), "{line}");
 }
+
+/// A healthy deployment as `migrate` and `certs dev` leave it (default paths under the data
+/// directory), for `doctor`.
+fn deployment() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = passerelle(dir.path()).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    let certs = passerelle(dir.path())
+        .args(["certs", "dev", "--out"])
+        .arg(dir.path().join("data/certs"))
+        .output()
+        .unwrap();
+    assert!(certs.status.success(), "{}", stderr(&certs));
+    dir
+}
+
+fn doctor(dir: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let out = passerelle(dir)
+        .arg("doctor")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
+    )
+}
+
+#[test]
+fn doctor_passes_a_healthy_deployment_and_names_the_fix_for_each_broken_one() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let healthy = deployment();
+    let (ok, text) = doctor(healthy.path(), &[]);
+    assert!(ok, "{text}");
+    for expected in [
+        "ok   database_file",
+        "ok   migrations: sqlite: every migration applied",
+        "ok   qwac: ",
+        "roles PSP_",
+        "PSP_AI",
+        "ok   qseal: ",
+        // No key yet: generated at the first start, a warning only.
+        "WARN sealing_keys",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let json = passerelle(healthy.path())
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(report["checks"].as_array().unwrap().len() >= 5, "{report}");
+
+    let certs = |dir: &tempfile::TempDir| dir.path().join("data/certs");
+    /// What breaks the deployment, the environment doctor runs with, what it must find, and
+    /// the fix it must name.
+    type Case = (
+        &'static str,
+        fn(&Path),
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        &'static str,
+    );
+    let cases: [Case; 6] = [
+        (
+            "missing key",
+            |certs| std::fs::remove_file(certs.join("qseal.key")).unwrap(),
+            &[],
+            "FAIL qseal: cannot read an unencrypted private key",
+            "set PASSERELLE_QSEAL_KEY",
+        ),
+        (
+            "certificate and key mismatch",
+            |certs| {
+                std::fs::copy(certs.join("qseal.key"), certs.join("qwac.key")).unwrap();
+            },
+            &[],
+            "does not belong to the certificate",
+            "install the key issued with this certificate in PASSERELLE_QWAC_KEY",
+        ),
+        (
+            "expired certificate",
+            |certs| {
+                let key = openssl::pkey::PKey::private_key_from_pem(
+                    &std::fs::read(certs.join("qwac.key")).unwrap(),
+                )
+                .unwrap();
+                let mut cert = openssl::x509::X509Builder::new().unwrap();
+                cert.set_version(2).unwrap();
+                cert.set_pubkey(&key).unwrap();
+                let day = 86_400;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                let before = openssl::asn1::Asn1Time::from_unix(now - 10 * day).unwrap();
+                let after = openssl::asn1::Asn1Time::from_unix(now - day).unwrap();
+                cert.set_not_before(&before).unwrap();
+                cert.set_not_after(&after).unwrap();
+                cert.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+                std::fs::write(certs.join("qwac.pem"), cert.build().to_pem().unwrap()).unwrap();
+            },
+            &[],
+            "FAIL qwac: ",
+            "renew it with your QTSP",
+        ),
+        (
+            "wrong organisation identifier",
+            |_| {},
+            &[("PASSERELLE_CLIENT_ID", "PSDFR-ACPR-00000")],
+            "its organizationIdentifier is PSDFR-ACPR-99999, but PASSERELLE_CLIENT_ID is PSDFR-ACPR-00000",
+            "set PASSERELLE_CLIENT_ID=PSDFR-ACPR-99999",
+        ),
+        (
+            "world-readable database",
+            |certs| {
+                let db = certs.parent().unwrap().join("passerelle.db");
+                std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+            },
+            &[],
+            "FAIL database_file",
+            "chmod 600",
+        ),
+        (
+            "unmigrated database",
+            |certs| {
+                use diesel::prelude::*;
+                let db = certs.parent().unwrap().join("passerelle.db");
+                let mut conn =
+                    diesel::SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+                diesel::sql_query(
+                    "DELETE FROM __diesel_schema_migrations WHERE version = \
+                     (SELECT MAX(version) FROM __diesel_schema_migrations)",
+                )
+                .execute(&mut conn)
+                .unwrap();
+            },
+            &[],
+            "FAIL migrations: sqlite: migrations are pending",
+            "run `passerelle migrate`",
+        ),
+    ];
+    for (case, damage, env, finding, fix) in cases {
+        let dir = deployment();
+        damage(&certs(&dir));
+        let (ok, text) = doctor(dir.path(), env);
+        assert!(!ok, "{case}: {text}");
+        assert!(text.contains(finding), "{case}: {finding} in {text}");
+        assert!(text.contains(fix), "{case}: {fix} in {text}");
+    }
+    // The expired certificate says when.
+    let dir = deployment();
+    cases[2].1(&certs(&dir));
+    assert!(doctor(dir.path(), &[]).1.contains("expired on"));
+}

@@ -469,6 +469,32 @@ async fn rotation_pings_and_redeliveries() {
         );
         let again = list.iter().find(|d| d["id"] == pinged["id"]).unwrap();
         assert_eq!(again["attempts"], 2, "{again}");
+
+        // `passerelle keys rotate` re-seals the endpoint's secrets with the tokens: afterwards
+        // the new key alone opens them, to the same secrets.
+        let old = std::fs::read_to_string(app.data_dir.path().join("sealing.keys")).unwrap();
+        let new_key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let keyring = |spec: String| {
+            passerelle::crypto::Keyring::parse(&secrecy::SecretString::from(spec)).unwrap()
+        };
+        let both = keyring(format!("k9:{new_key},{}", old.trim()));
+        let only_new = keyring(format!("k9:{new_key}"));
+        let id = endpoint.clone();
+        let (changed, again, opened) = passerelle::store::run(&app.state.pool, move |conn| {
+            use passerelle::events::deliver::{reseal_secrets, secret_aad};
+            let changed = reseal_secrets(conn, &both).unwrap();
+            let again = reseal_secrets(conn, &both).unwrap();
+            let row = passerelle::store::webhooks::endpoint(conn, &id)?.unwrap();
+            let opened = only_new
+                .open_str(&row.secret_sealed, &secret_aad(&id))
+                .unwrap();
+            Ok((changed, again, opened))
+        })
+        .await
+        .unwrap();
+        assert_eq!((changed, again), (2, 0), "the secret and the previous one");
+        use secrecy::ExposeSecret;
+        assert_eq!(opened.expose_secret(), third);
     }
 }
 

@@ -43,6 +43,50 @@ pub fn secret_aad(endpoint_id: &str) -> Vec<u8> {
     format!("webhook_endpoints:{endpoint_id}").into_bytes()
 }
 
+/// Why the endpoints' secrets could not be re-sealed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResealError {
+    /// A secret does not open with the keyring.
+    #[error("a webhook endpoint's secret: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] diesel::result::Error),
+}
+
+/// Re-seals every endpoint's secret (and a rotation's previous one) under the keyring's active
+/// key, in one transaction (`passerelle keys rotate`, beside the tokens): once it ran, the old
+/// key may be removed. Returns how many secrets changed.
+pub fn reseal_secrets(
+    conn: &mut store::DbConnection,
+    keyring: &crate::crypto::Keyring,
+) -> Result<usize, ResealError> {
+    store::write_transaction(conn, |conn| {
+        let mut changed = 0;
+        for endpoint in webhooks::all_endpoints(conn)? {
+            let aad = secret_aad(&endpoint.id);
+            let current = keyring.reseal(&endpoint.secret_sealed, &aad)?;
+            let previous = match &endpoint.previous_secret_sealed {
+                Some(sealed) => keyring.reseal(sealed, &aad)?,
+                None => None,
+            };
+            if current.is_none() && previous.is_none() {
+                continue;
+            }
+            changed += usize::from(current.is_some()) + usize::from(previous.is_some());
+            webhooks::set_sealed_secrets(
+                conn,
+                &endpoint.id,
+                current.as_deref().unwrap_or(&endpoint.secret_sealed),
+                previous
+                    .as_deref()
+                    .or(endpoint.previous_secret_sealed.as_deref()),
+            )?;
+        }
+        Ok(changed)
+    })
+}
+
 /// The wait after `attempts` failed attempts (with up to a fifth of jitter), or `None` once
 /// the schedule is spent.
 pub fn retry_delay(attempts: i32, jitter: f64) -> Option<Duration> {

@@ -4,6 +4,7 @@
 //! error that names the setting. Queries are plain functions taking `&mut DbConnection`, one file
 //! per table group; the few statements that differ per backend sit in a `match` next to their twin.
 
+pub mod backup;
 pub mod models;
 pub mod schema;
 
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
@@ -81,6 +83,20 @@ pub enum StoreError {
     /// A migration failed; it was rolled back.
     #[error("database migration failed (rolled back): {0}")]
     Migration(String),
+    /// The database was migrated by a newer Passerelle: this binary does not know its schema
+    /// and refuses to touch it.
+    #[error(
+        "the database was migrated by a newer version of Passerelle (migrations {}); this \
+         binary knows migrations up to {known}: run the newer version, or restore a backup \
+         taken before the upgrade",
+        unknown.join(", ")
+    )]
+    NewerSchema {
+        /// The applied migrations this binary does not have.
+        unknown: Vec<String>,
+        /// The newest migration this binary has.
+        known: String,
+    },
     /// A blocking store task was cancelled.
     #[error("database task cancelled")]
     Cancelled,
@@ -354,7 +370,11 @@ where
 }
 
 /// Applies every pending migration; each runs in its own transaction and rolls back on failure.
+/// A database that holds a migration this binary does not know (a newer version migrated it)
+/// is refused before anything is applied: an older binary would read and write a schema it
+/// does not understand.
 pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    check_schema_is_known(conn)?;
     let applied = match conn {
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
         DbConnection::Pg(c) => c
@@ -362,6 +382,43 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, StoreError> {
             .map(|v| v.len()),
     };
     applied.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Refuses a database migrated by a newer binary (see [`StoreError::NewerSchema`]).
+pub fn check_schema_is_known(conn: &mut DbConnection) -> Result<(), StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    let (applied, embedded) = match conn {
+        DbConnection::Sqlite(c) => (
+            c.applied_migrations().map_err(failed)?,
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map_err(failed)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect::<Vec<_>>(),
+        ),
+        DbConnection::Pg(c) => (
+            c.applied_migrations().map_err(failed)?,
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map_err(failed)?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    let known = embedded;
+    let mut unknown: Vec<String> = applied
+        .iter()
+        .map(ToString::to_string)
+        .filter(|v| !known.contains(v))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort();
+    Err(StoreError::NewerSchema {
+        unknown,
+        known: known.iter().max().cloned().unwrap_or_default(),
+    })
 }
 
 /// True when every embedded migration has been applied (for `/readyz`).

@@ -47,6 +47,30 @@ pub fn endpoints(
         .load(conn)
 }
 
+/// Every endpoint of every API client (key rotation re-seals their secrets).
+pub fn all_endpoints(conn: &mut DbConnection) -> QueryResult<Vec<WebhookEndpointRow>> {
+    webhook_endpoints::table
+        .order(webhook_endpoints::id.asc())
+        .select(WebhookEndpointRow::as_select())
+        .load(conn)
+}
+
+/// Stores an endpoint's secrets sealed anew (same secrets, another key).
+pub fn set_sealed_secrets(
+    conn: &mut DbConnection,
+    id: &str,
+    sealed: &[u8],
+    previous_sealed: Option<&[u8]>,
+) -> QueryResult<()> {
+    diesel::update(webhook_endpoints::table.find(id))
+        .set((
+            webhook_endpoints::secret_sealed.eq(sealed),
+            webhook_endpoints::previous_secret_sealed.eq(previous_sealed),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// One endpoint, whoever's it is (the delivery worker's read).
 pub fn endpoint(conn: &mut DbConnection, id: &str) -> QueryResult<Option<WebhookEndpointRow>> {
     webhook_endpoints::table
