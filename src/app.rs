@@ -46,6 +46,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         crate::data_dir::prepare(&config.data_dir)?;
         prepare_certificates(&config)?;
+        crate::tls::expiry::log_expiring(&config.certs, clock.now());
         // The sandbox starts first: with port 0 only the bound addresses are known, and the
         // registry's sandbox profiles point at them.
         let sandbox = start_sandbox(&config, &clock).await?;

@@ -43,8 +43,9 @@ pub struct Metrics {
 
 /// The whole exposition as `/metrics` serves it, in `serve` and in `passerelle worker
 /// --metrics-listen`: the fleet read from `pool`, then this process's counters. A database
-/// that does not answer leaves the fleet's part empty rather than failing the scrape.
-pub async fn exposition(pool: &crate::store::Pool) -> String {
+/// that does not answer leaves the fleet's part empty rather than failing the scrape. The TPP
+/// certificates' ends close it (read from `certs` at each scrape).
+pub async fn exposition(pool: &crate::store::Pool, certs: &crate::config::CertPaths) -> String {
     let fleet = crate::store::run(pool, |conn| {
         Ok(Fleet {
             jobs: crate::store::jobs::counts(conn)?,
@@ -56,7 +57,9 @@ pub async fn exposition(pool: &crate::store::Pool) -> String {
         tracing::warn!(error = %e, "metrics: the database did not answer");
         Fleet::default()
     });
-    global().render(&fleet)
+    let mut out = global().render(&fleet);
+    out.push_str(&crate::tls::expiry::exposition(certs));
+    out
 }
 
 /// The content type of the text exposition.

@@ -50,10 +50,15 @@ pub fn worker(config: Config, flags: WorkerFlags) -> anyhow::Result<()> {
     let _log = telemetry::init(config.log_format);
     app::prepare_certificates(&config)?;
     let (ctx, registry) = context(config)?;
+    passerelle::tls::expiry::log_expiring(&ctx.config.certs, ctx.clock.now());
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let metrics = match flags.metrics_listen {
-            Some(addr) => Some(metrics_server(ctx.pool.clone(), addr)?),
+            Some(addr) => Some(metrics_server(
+                ctx.pool.clone(),
+                ctx.config.certs.clone(),
+                addr,
+            )?),
             None => None,
         };
         let options = WorkerOptions {
@@ -76,18 +81,25 @@ pub fn worker(config: Config, flags: WorkerFlags) -> anyhow::Result<()> {
 /// worker thread: a scrape every few seconds needs no more.
 fn metrics_server(
     pool: store::Pool,
+    certs: passerelle::config::CertPaths,
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<actix_web::dev::ServerHandle> {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let server = HttpServer::new(move || {
-        App::new().app_data(web::Data::new(pool.clone())).route(
-            "/metrics",
-            web::get().to(|pool: web::Data<store::Pool>| async move {
-                HttpResponse::Ok()
-                    .content_type(passerelle::metrics::CONTENT_TYPE)
-                    .body(passerelle::metrics::exposition(&pool).await)
-            }),
-        )
+        App::new()
+            .app_data(web::Data::new(pool.clone()))
+            .app_data(web::Data::new(certs.clone()))
+            .route(
+                "/metrics",
+                web::get().to(
+                    |pool: web::Data<store::Pool>,
+                     certs: web::Data<passerelle::config::CertPaths>| async move {
+                        HttpResponse::Ok()
+                            .content_type(passerelle::metrics::CONTENT_TYPE)
+                            .body(passerelle::metrics::exposition(&pool, &certs).await)
+                    },
+                ),
+            )
     })
     .workers(1)
     .disable_signals()

@@ -161,6 +161,19 @@ async fn the_fifth_unattended_sync_is_refused_locally_and_a_present_user_is_not_
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
+    // The TPP certificates' ends, as their files hold them.
+    for (name, path) in [
+        ("qwac", &app.state.config.certs.qwac_cert),
+        ("qseal", &app.state.config.certs.qseal_cert),
+    ] {
+        let end = passerelle::tls::expiry::not_after(path)
+            .unwrap()
+            .timestamp();
+        let line = format!(
+            "passerelle_certificate_expiry_timestamp_seconds{{certificate=\"{name}\"}} {end}"
+        );
+        assert!(text.contains(&line), "{line} in:\n{text}");
+    }
     assert!(!text.contains(&id), "no connection id in the metrics");
 }
 

@@ -83,5 +83,5 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
-        .body(crate::metrics::exposition(&state.pool).await)
+        .body(crate::metrics::exposition(&state.pool, &state.config.certs).await)
 }

@@ -274,6 +274,8 @@ impl Worker {
 
     /// The minute's sweep (see [`crate::connect::expiry`]) and the raw answers' retention.
     async fn sweep(&self) -> Result<(), StoreError> {
+        // Once a day per process at most: the TPP certificates' coming ends.
+        crate::tls::expiry::log_expiring(&self.ctx.config.certs, self.ctx.clock.now());
         let now = self.ctx.clock.stored_now();
         let cutoff = now - Duration::days(i64::from(self.ctx.config.raw_retention_days));
         let (expired, interrupted, pruned) = store::run(&self.ctx.pool, move |conn| {

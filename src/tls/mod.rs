@@ -8,6 +8,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod expiry;
 pub mod identity;
 
 pub use certs::CertError;
