@@ -129,6 +129,10 @@ enum Command {
         /// Prints JSON (for monitoring) instead of lines.
         #[arg(long)]
         json: bool,
+        /// Also probes this bank (repeatable): TLS handshake, token, a signed call, at the
+        /// environment Passerelle uses there. Off by default: it calls the bank.
+        #[arg(long = "bank")]
+        banks: Vec<String>,
     },
     /// Writes an online, consistent copy of the SQLite database to a new file, readable by its
     /// owner only (without applying migrations: take it before an upgrade). Back up the sealing
@@ -198,10 +202,19 @@ enum ApikeyCommand {
 }
 
 /// `passerelle doctor [--json]`: a configuration that does not load is the one finding.
-fn doctor(json: bool) -> anyhow::Result<()> {
+fn doctor(json: bool, banks: &[String]) -> anyhow::Result<()> {
     use passerelle::doctor::{Check, Report, Verdict};
     let report = match Config::load() {
-        Ok(config) => passerelle::doctor::run(&config, chrono::Utc::now()),
+        Ok(config) => {
+            let mut report = passerelle::doctor::run(&config, chrono::Utc::now());
+            if !banks.is_empty() {
+                let registry = load_registry(&config)?;
+                let checks = actix_web::rt::System::new()
+                    .block_on(async { passerelle::doctor::banks(&config, &registry, banks).await });
+                report.checks.extend(checks);
+            }
+            report
+        }
         Err(e) => Report {
             checks: vec![Check {
                 name: "config",
@@ -281,7 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Probe { bank_id, live } => probe(&bank_id, live),
         Command::Backup { out } => backup(Config::load()?, &out),
-        Command::Doctor { json } => doctor(json),
+        Command::Doctor { json, banks } => doctor(json, &banks),
         Command::Replay { connection, since } => replay(Config::load()?, connection, since),
         Command::Worker {
             count,

@@ -505,6 +505,14 @@ fn doctor_passes_a_healthy_deployment_and_names_the_fix_for_each_broken_one() {
         assert!(text.contains(finding), "{case}: {finding} in {text}");
         assert!(text.contains(fix), "{case}: {fix} in {text}");
     }
+    // A configuration that does not load is the one finding, naming the key.
+    let (ok, text) = doctor(healthy.path(), &[("PASSERELLE_DATABASE_POOL_SIZE", "0")]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("FAIL config: PASSERELLE_DATABASE_POOL_SIZE"),
+        "{text}"
+    );
+    assert!(text.contains("fix: correct the variable"), "{text}");
     // The expired certificate says when.
     let dir = deployment();
     cases[2].1(&certs(&dir));

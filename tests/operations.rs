@@ -244,3 +244,114 @@ async fn doctor_fails_when_the_sealing_key_of_stored_tokens_is_missing() {
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(doctor().contains("WARN sealing_keys: active key"));
 }
+
+/// A renewed QWAC/QSEAL pair installed while Passerelle serves: the bank registered the new
+/// QSEAL beside the old one (as a real bank does before the switch); a worker that keeps
+/// running signs with the old key before, goes on with it while the new files are half
+/// installed (a certificate without its key), and signs with the new one once they load — no
+/// restart, no failed sync.
+#[actix_web::test]
+async fn renewed_certificates_are_taken_up_while_serving() {
+    use common::http_browser::api_with_headers;
+    use passerelle::sandbox::QsealRegistry;
+
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let connection = connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
+    let sandbox = app.sandbox.as_ref().unwrap();
+    let certs = app.state.config.certs.clone();
+    let label = |path: &std::path::Path| {
+        let cert = openssl::x509::X509::from_pem(&std::fs::read(path).unwrap()).unwrap();
+        QsealRegistry::label_of(&cert)
+    };
+    let old = label(&certs.qseal_cert);
+
+    // The renewal, by the same CA, prepared aside.
+    let renewal = tempfile::tempdir().unwrap();
+    for file in ["ca.pem", "ca.key"] {
+        std::fs::copy(
+            certs.ca_cert.with_file_name(file),
+            renewal.path().join(file),
+        )
+        .unwrap();
+    }
+    let renewed = passerelle::tls::certs::ensure_dev_certs(
+        renewal.path(),
+        &passerelle::tls::certs::DevCertOptions::default(),
+    )
+    .unwrap();
+    let new = label(&renewed.qseal_cert);
+    assert_ne!(old, new);
+    let new_cert =
+        openssl::x509::X509::from_pem(&std::fs::read(&renewed.qseal_cert).unwrap()).unwrap();
+    sandbox.qseal.register(&new_cert).unwrap();
+
+    let w = common::worker(&app, "renewal-test");
+    let sync = || async {
+        let (code, queued) = api_with_headers(
+            &app,
+            "POST",
+            &format!("/v1/connections/{connection}/sync"),
+            &[("PSU-IP-Address", "198.51.100.7")],
+        )
+        .await;
+        assert_eq!(code, 202, "{queued}");
+        w.drain().await.unwrap();
+        let run = queued["sync_id"].as_str().unwrap().to_owned();
+        let row = store::run(&app.state.pool, move |conn| {
+            Ok(passerelle::store::sync_runs::find(conn, &run)?)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(row.status, "succeeded", "{row:?}");
+        sandbox.qseal.signed_by().last().cloned().unwrap()
+    };
+    let wait = || {
+        actix_web::rt::time::sleep(
+            passerelle::bank::factory::CREDENTIALS_RECHECK + Duration::from_millis(200),
+        )
+    };
+    assert_eq!(sync().await, old, "before: the old QSEAL");
+
+    // Half installed: the new QSEAL certificate, its key not yet.
+    std::fs::copy(&renewed.qseal_cert, &certs.qseal_cert).unwrap();
+    wait().await;
+    assert_eq!(
+        sync().await,
+        old,
+        "a certificate without its key: the old pair goes on"
+    );
+
+    // The rest of the pair, and the new QWAC.
+    std::fs::copy(&renewed.qseal_key, &certs.qseal_key).unwrap();
+    std::fs::copy(&renewed.qwac_cert, &certs.qwac_cert).unwrap();
+    std::fs::copy(&renewed.qwac_key, &certs.qwac_key).unwrap();
+    wait().await;
+    assert_eq!(sync().await, new, "after: the new QSEAL, without a restart");
+}
+
+/// `doctor --bank`: the probe's steps against a bank, as one finding per bank; an unknown id
+/// and a bank that refuses the TPP fail with the fix.
+#[actix_web::test]
+async fn doctor_probes_the_banks_it_is_asked_to() {
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let run = |env: &[(&str, &str)]| {
+        let out = cli(&app)
+            .args(["doctor", "--bank", "sandbox-bcp", "--bank", "nope"])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = run(&[]);
+    assert!(
+        text.contains("ok   bank: sandbox-bcp: ") && text.contains("signed call"),
+        "{text}"
+    );
+    assert!(text.contains("FAIL bank: unknown bank `nope`"), "{text}");
+    // Another organisation's id: the bank refuses the token, and doctor says where to look.
+    let text = run(&[("PASSERELLE_CLIENT_ID", "PSDFR-ACPR-00000")]);
+    assert!(text.contains("FAIL bank: sandbox-bcp: "), "{text}");
+    assert!(text.contains("passerelle probe sandbox-bcp"), "{text}");
+}

@@ -1,17 +1,23 @@
 //! Builds each provider's [`Connector`] from its registry profile, once per worker: awc clients
 //! are bound to the worker thread that made them, so each worker keeps its own set, and the
-//! certificates they present are loaded once per bank and worker.
+//! certificates they present are loaded once per bank and worker — and again when their files
+//! change: a worker looks every [`CREDENTIALS_RECHECK`] and, once the new files load, builds
+//! its connectors anew, so a renewed QWAC/QSEAL pair is taken up without a restart. Until the
+//! new files load (half copied, a key not matching yet), the connectors built before go on.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::connector::Connector;
 use super::stet::{StetClient, StetConnector};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{CertPaths, Config};
 use crate::httpsig::{key_id, Signer};
 use crate::oauth::OAuthClient;
 use crate::registry::{Bank, Environment, Protocol, Registry};
@@ -131,39 +137,126 @@ fn build_stet(
     .ok_or_else(|| incomplete("no [stet] section"))
 }
 
+/// How often a worker looks whether the TPP's certificate files changed.
+pub const CREDENTIALS_RECHECK: Duration = Duration::from_secs(2);
+
+/// What identifies the certificate files' current content: each file's inode, size and
+/// modification time (a copy over it or a rename onto it changes one of them).
+type CredentialStamp = Vec<Option<(u64, u64, i64, i64)>>;
+
+fn credential_stamp(certs: &CertPaths) -> CredentialStamp {
+    let of = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+    };
+    [
+        &certs.qwac_cert,
+        &certs.qwac_key,
+        &certs.qseal_cert,
+        &certs.qseal_key,
+        &certs.ca_cert,
+    ]
+    .into_iter()
+    .map(|path| of(path))
+    .collect()
+}
+
 /// One worker's connectors, built on first use.
 pub struct Connectors {
     config: Arc<Config>,
     registry: Arc<Registry>,
     clock: Clock,
-    built: RefCell<HashMap<String, Rc<dyn Connector>>>,
+    built: RefCell<Built>,
+}
+
+/// The connectors built from the certificate files as they were at `stamp`.
+struct Built {
+    connectors: HashMap<String, Rc<dyn Connector>>,
+    stamp: CredentialStamp,
+    checked: Instant,
+    /// The files changed: the stamp the next connector is built from.
+    changed: Option<CredentialStamp>,
 }
 
 impl Connectors {
     /// An empty set for this worker.
     pub fn new(config: Arc<Config>, registry: Arc<Registry>, clock: Clock) -> Self {
+        let stamp = credential_stamp(&config.certs);
         Self {
             config,
             registry,
             clock,
-            built: RefCell::new(HashMap::new()),
+            built: RefCell::new(Built {
+                connectors: HashMap::new(),
+                stamp,
+                checked: Instant::now(),
+                changed: None,
+            }),
         }
     }
 
-    /// The connector for `bank_id`, built on first use.
+    /// The connector for `bank_id`, built on first use, and anew once the certificate files
+    /// changed and load.
     pub fn get(&self, bank_id: &str) -> Result<Rc<dyn Connector>, ConnectorError> {
-        if let Some(found) = self.built.borrow().get(bank_id) {
-            return Ok(found.clone());
-        }
+        self.notice_changed_credentials();
         let bank = self
             .registry
             .get(bank_id)
             .ok_or_else(|| ConnectorError::UnknownBank(bank_id.to_owned()))?;
+        let changed = self.built.borrow().changed.clone();
+        if let Some(stamp) = changed {
+            match build(bank, &self.config, &self.clock) {
+                Ok(connector) => {
+                    tracing::info!(
+                        bank = bank_id,
+                        "the TPP certificates changed: connectors built with the new ones"
+                    );
+                    let mut built = self.built.borrow_mut();
+                    built.connectors.clear();
+                    built
+                        .connectors
+                        .insert(bank_id.to_owned(), connector.clone());
+                    built.stamp = stamp;
+                    built.changed = None;
+                    return Ok(connector);
+                }
+                Err(e) => {
+                    // Half installed, most likely: the connectors built before go on, and the
+                    // files are read again at the next look.
+                    let mut built = self.built.borrow_mut();
+                    built.changed = None;
+                    if let Some(found) = built.connectors.get(bank_id) {
+                        tracing::warn!(error = %e, "the new TPP certificates do not load yet: the previous ones stay in use");
+                        return Ok(found.clone());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(found) = self.built.borrow().connectors.get(bank_id) {
+            return Ok(found.clone());
+        }
         let connector = build(bank, &self.config, &self.clock)?;
         self.built
             .borrow_mut()
+            .connectors
             .insert(bank_id.to_owned(), connector.clone());
         Ok(connector)
+    }
+
+    /// At most every [`CREDENTIALS_RECHECK`]: whether the certificate files differ from the
+    /// ones the connectors were built from.
+    fn notice_changed_credentials(&self) {
+        let mut built = self.built.borrow_mut();
+        if built.checked.elapsed() < CREDENTIALS_RECHECK {
+            return;
+        }
+        built.checked = Instant::now();
+        let now = credential_stamp(&self.config.certs);
+        if now != built.stamp {
+            built.changed = Some(now);
+        }
     }
 }
 

@@ -100,6 +100,56 @@ pub fn run(config: &Config, now: DateTime<Utc>) -> Report {
     Report { checks }
 }
 
+/// One check per bank named (the operator's opt-in: it calls the bank): every step of
+/// `passerelle probe` (TLS handshake with the QWAC, a client-credentials token, a signed call)
+/// at the environment Passerelle uses there (the sandbox banks' own, live for real ones).
+pub async fn banks(
+    config: &Config,
+    registry: &crate::registry::Registry,
+    ids: &[String],
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for id in ids {
+        let Some(bank) = registry.get(id) else {
+            checks.push(Check::fail(
+                "bank",
+                format!("unknown bank `{id}`"),
+                "see `passerelle banks` for the ids",
+            ));
+            continue;
+        };
+        let environment = crate::bank::factory::environment(bank);
+        let steps = crate::bank::probe::probe(bank, config, environment).await;
+        let failed: Vec<String> = steps
+            .iter()
+            .filter_map(|step| match &step.outcome {
+                Err(why) => Some(format!("{}: {why}", step.name)),
+                Ok(_) => None,
+            })
+            .collect();
+        checks.push(if failed.is_empty() {
+            Check::ok(
+                "bank",
+                format!(
+                    "{id}: {} steps passed ({})",
+                    steps.len(),
+                    steps.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        } else {
+            Check::fail(
+                "bank",
+                format!("{id}: {}", failed.join("; ")),
+                format!(
+                    "see `passerelle probe {id}{}` and docs/going-live.md §4",
+                    if bank.sandbox { "" } else { " --live" }
+                ),
+            )
+        });
+    }
+    checks
+}
+
 /// Group or world access to a path (its mode's low six bits).
 fn shared_mode(path: &Path) -> Option<u32> {
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;

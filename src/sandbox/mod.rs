@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod pages;
 pub mod payments;
 pub mod personas;
+pub mod qseal;
 pub mod quota;
 pub mod server;
 pub mod state;
@@ -34,6 +35,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 
 pub use faults::{FaultPlan, FaultSwitch, ScriptedFault, SeenCall};
+pub use qseal::QsealRegistry;
 pub use server::{start, SandboxHandle};
 
 /// The OTP every persona types on the sandbox's SMS page, as on the portal.

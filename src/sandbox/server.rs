@@ -19,12 +19,12 @@ use openssl::x509::X509;
 
 use super::error::StetError;
 use super::faults::{Fault, FaultSwitch, SeenCall};
+use super::qseal::QsealRegistry;
 use super::state::SandboxState;
 use super::transport::{PeerCertificate, RevokeTokenEarly};
 use super::SandboxOptions;
 use super::{accounts, balances, consents, funds, identity, oauth, payments, transactions};
 use crate::clock::Clock;
-use crate::httpsig::VerifyingKey;
 
 /// A running sandbox bank.
 #[derive(Clone)]
@@ -37,6 +37,8 @@ pub struct SandboxHandle {
     pub clock: Clock,
     /// Its fault plan.
     pub faults: FaultSwitch,
+    /// The TPP QSEAL certificates it accepts, and which signed each call.
+    pub qseal: QsealRegistry,
     server: actix_web::dev::ServerHandle,
     web_server: actix_web::dev::ServerHandle,
 }
@@ -106,7 +108,9 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         )
     })?;
     let qseal_cert = X509::from_pem(&qseal_pem).context("sandbox: invalid QSEAL certificate")?;
-    let qseal = VerifyingKey::from_certificate(&qseal_cert)
+    let qseal = QsealRegistry::default();
+    qseal
+        .register(&qseal_cert)
         .context("sandbox: unusable QSEAL public key")?;
     let clock = options.clock.clone();
     let faults = FaultSwitch::default();
@@ -118,7 +122,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let web_addr = web_listener.local_addr()?;
     let state = web::Data::new(SandboxState::new(
         options.tpp_client_id.clone(),
-        qseal,
+        qseal.clone(),
         clock.clone(),
         faults.clone(),
         options.access_token_ttl,
@@ -159,6 +163,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         web_addr,
         clock,
         faults,
+        qseal,
         server: handle,
         web_server: web_handle,
     })

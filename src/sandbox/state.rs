@@ -13,17 +13,17 @@ use super::history::Generated;
 use super::oauth::{AuthCode, Grant, LoginSession};
 use super::payments::{self, Payment};
 use super::personas::AccountSpec;
+use super::qseal::QsealRegistry;
 use super::quota::QuotaLedger;
 use crate::clock::Clock;
-use crate::httpsig::VerifyingKey;
 
 /// The sandbox's shared state.
 #[derive(Debug)]
 pub struct SandboxState {
     /// The registered TPP's client id (its organisation identifier).
     pub client_id: String,
-    /// The registered TPP's QSEAL public key.
-    pub qseal: VerifyingKey,
+    /// The registered TPP's QSEAL certificates (one, or two during a renewal).
+    pub qseal: QsealRegistry,
     /// The test-controllable clock.
     pub clock: Clock,
     /// Fault injection.
@@ -60,7 +60,7 @@ impl SandboxState {
     /// A fresh bank.
     pub fn new(
         client_id: String,
-        qseal: VerifyingKey,
+        qseal: QsealRegistry,
         clock: Clock,
         faults: FaultSwitch,
         access_token_ttl: Duration,

@@ -181,12 +181,13 @@ fn check_signature(req: &HttpRequest, body: &[u8], state: &SandboxState) -> Resu
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    httpsig::verify(
-        &params,
-        req.method().as_str(),
-        target,
-        &Headers(req.headers()),
-        &state.qseal,
-    )
-    .map_err(|e| bad(&e.to_string()))
+    state
+        .qseal
+        .verify(
+            &params,
+            req.method().as_str(),
+            target,
+            &Headers(req.headers()),
+        )
+        .map_err(|e| bad(&e.to_string()))
 }
