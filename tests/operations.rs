@@ -252,7 +252,6 @@ async fn doctor_fails_when_the_sealing_key_of_stored_tokens_is_missing() {
 /// restart, no failed sync.
 #[actix_web::test]
 async fn renewed_certificates_are_taken_up_while_serving() {
-    use common::http_browser::api_with_headers;
     use passerelle::sandbox::QsealRegistry;
 
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
@@ -288,23 +287,8 @@ async fn renewed_certificates_are_taken_up_while_serving() {
 
     let w = common::worker(&app, "renewal-test");
     let sync = || async {
-        let (code, queued) = api_with_headers(
-            &app,
-            "POST",
-            &format!("/v1/connections/{connection}/sync"),
-            &[("PSU-IP-Address", "198.51.100.7")],
-        )
-        .await;
-        assert_eq!(code, 202, "{queued}");
-        w.drain().await.unwrap();
-        let run = queued["sync_id"].as_str().unwrap().to_owned();
-        let row = store::run(&app.state.pool, move |conn| {
-            Ok(passerelle::store::sync_runs::find(conn, &run)?)
-        })
-        .await
-        .unwrap()
-        .unwrap();
-        assert_eq!(row.status, "succeeded", "{row:?}");
+        let run = common::sync::sync_now(&app, &w, &connection).await;
+        assert_eq!(run.status, "succeeded", "{run:?}");
         sandbox.qseal.signed_by().last().cloned().unwrap()
     };
     let wait = || {

@@ -194,7 +194,7 @@ struct WorkerProcesses {
 }
 
 impl WorkerProcesses {
-    fn start(app: &TestApp, clock_file: &std::path::Path, count: usize) -> Self {
+    fn start(app: &TestApp, count: usize) -> Self {
         let mut children = Vec::new();
         let mut metrics = Vec::new();
         for _ in 0..count {
@@ -206,7 +206,6 @@ impl WorkerProcesses {
             let child = cli(app)
                 .args(["worker", "--poll-ms", "20", "--metrics-listen"])
                 .arg(addr.to_string())
-                .env("PASSERELLE_TEST_CLOCK_FILE", clock_file)
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .expect("start passerelle worker");
@@ -294,14 +293,7 @@ async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_li
         } else {
             1
         };
-        let clock_dir = tempfile::tempdir().unwrap();
-        let clock_file = clock_dir.path().join("clock");
-        std::fs::write(&clock_file, "0").unwrap();
-        let file = clock_file.clone();
-        let app = TestApp::spawn_with_sandbox_and(db, move |config| {
-            config.test_clock_file = Some(file);
-        })
-        .await;
+        let app = TestApp::spawn_sharing_clock(db).await;
         let browser = HttpBrowser::new(&app);
         let ids = [
             connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await,
@@ -322,7 +314,7 @@ async fn a_simulated_day_syncs_every_connection_four_times_and_never_over_the_li
             .unwrap();
         // The workers are other processes (on PostgreSQL, two claiming at once), reading the
         // same clock file this test moves.
-        let workers = WorkerProcesses::start(&app, &clock_file, processes);
+        let workers = WorkerProcesses::start(&app, processes);
         for _ in 0..96 {
             settled(&app).await;
             app.state
@@ -457,14 +449,7 @@ async fn a_503_with_retry_after_backs_off_the_whole_bank() {
 /// and clock: the connections whose slot has come are synced once, the others are left.
 #[actix_web::test]
 async fn sync_due_runs_what_the_schedule_says_is_due_once() {
-    let clock_dir = tempfile::tempdir().unwrap();
-    let clock_file = clock_dir.path().join("clock");
-    std::fs::write(&clock_file, "0").unwrap();
-    let file = clock_file.clone();
-    let app = TestApp::spawn_with_sandbox_and(TestDb::sqlite(), move |config| {
-        config.test_clock_file = Some(file);
-    })
-    .await;
+    let app = TestApp::spawn_sharing_clock(TestDb::sqlite()).await;
     let browser = HttpBrowser::new(&app);
     let lea = connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
     let marc = connect(&app, &browser, "marc", "sandbox-bcp", "D0999990I0").await;
@@ -472,7 +457,6 @@ async fn sync_due_runs_what_the_schedule_says_is_due_once() {
     let due = |app: &TestApp| {
         cli(app)
             .args(["sync", "--due"])
-            .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
             .output()
             .expect("run passerelle sync --due")
     };

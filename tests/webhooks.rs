@@ -537,14 +537,7 @@ async fn two_worker_processes_deliver_each_event_once() {
     let Some(db) = TestDb::postgres() else {
         return;
     };
-    let clock_dir = tempfile::tempdir().unwrap();
-    let clock_file = clock_dir.path().join("clock");
-    std::fs::write(&clock_file, "0").unwrap();
-    let file = clock_file.clone();
-    let app = TestApp::spawn_with_sandbox_and(db, move |config| {
-        config.test_clock_file = Some(file);
-    })
-    .await;
+    let app = TestApp::spawn_sharing_clock(db).await;
     let hook = receiver(204).await;
     let (endpoint, secret) = register(&app, &hook.url).await;
     let browser = HttpBrowser::new(&app);
@@ -557,7 +550,6 @@ async fn two_worker_processes_deliver_each_event_once() {
         .map(|_| {
             common::cli(&app)
                 .args(["worker", "--poll-ms", "20"])
-                .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .expect("start passerelle worker")

@@ -40,14 +40,7 @@ async fn rows(app: &TestApp, connection: &str) -> Vec<(String, Option<String>)> 
 #[actix_web::test]
 async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction() {
     for db in TestDb::all() {
-        let clock_dir = tempfile::tempdir().unwrap();
-        let clock_file = clock_dir.path().join("clock");
-        std::fs::write(&clock_file, "0").unwrap();
-        let file = clock_file.clone();
-        let app = TestApp::spawn_with_sandbox_and(db, move |config| {
-            config.test_clock_file = Some(file);
-        })
-        .await;
+        let app = TestApp::spawn_sharing_clock(db).await;
         let browser = HttpBrowser::new(&app);
         let ids = [
             connect(&app, &browser, "georges", "sandbox-bcp", "GEORGES").await,
@@ -71,7 +64,6 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
             }
             let mut worker = cli(&app)
                 .arg("worker")
-                .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
                 .env("RUST_LOG", "error")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -122,22 +114,7 @@ async fn workers_killed_at_random_points_lose_no_job_and_double_no_transaction()
             let referenced: Vec<_> = before.iter().filter(|(_, r)| r.is_some()).collect();
             let unique: HashSet<_> = referenced.iter().collect();
             assert_eq!(unique.len(), referenced.len(), "{id}: a transaction twice");
-            let (code, queued) = api_with_headers(
-                &app,
-                "POST",
-                &format!("/v1/connections/{id}/sync"),
-                &[("PSU-IP-Address", "198.51.100.4")],
-            )
-            .await;
-            assert_eq!(code, 202, "{queued}");
-            w.drain().await.unwrap();
-            let run_id = queued["sync_id"].as_str().unwrap().to_owned();
-            let last = store::run(&app.state.pool, move |conn| {
-                Ok(sync_runs::find(conn, &run_id)?)
-            })
-            .await
-            .unwrap()
-            .unwrap();
+            let last = common::sync::sync_now(&app, &w, id).await;
             assert_eq!(
                 (last.status.as_str(), last.transactions_added),
                 ("succeeded", 0),
@@ -161,14 +138,7 @@ async fn a_worker_killed_between_sending_a_webhook_and_recording_it_sends_it_aga
 
     use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
-    let clock_dir = tempfile::tempdir().unwrap();
-    let clock_file = clock_dir.path().join("clock");
-    std::fs::write(&clock_file, "0").unwrap();
-    let file = clock_file.clone();
-    let app = TestApp::spawn_with_sandbox_and(TestDb::sqlite(), move |config| {
-        config.test_clock_file = Some(file);
-    })
-    .await;
+    let app = TestApp::spawn_sharing_clock(TestDb::sqlite()).await;
     // The receiver: logs (webhook-id, body), then answers 204 after `hold`.
     let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let hold = Arc::new(Mutex::new(Duration::from_secs(30)));
@@ -212,7 +182,6 @@ async fn a_worker_killed_between_sending_a_webhook_and_recording_it_sends_it_aga
 
     let mut child = cli(&app)
         .args(["worker", "--poll-ms", "20"])
-        .env("PASSERELLE_TEST_CLOCK_FILE", &clock_file)
         .stdout(Stdio::null())
         .spawn()
         .expect("start passerelle worker");

@@ -163,6 +163,16 @@ impl TestApp {
     }
 
     /// With the sandbox, and the configuration adjusted by `adjust` before the start.
+    /// With the sandbox, on a clock kept in a file of the data directory, which the
+    /// `passerelle` processes the test starts through [`cli`] read too: moving the app's clock
+    /// moves theirs (a missing file is no offset).
+    pub async fn spawn_sharing_clock(db: TestDb) -> Self {
+        Self::spawn_with_sandbox_and(db, |config| {
+            config.test_clock_file = Some(config.data_dir.join("clock"));
+        })
+        .await
+    }
+
     pub async fn spawn_with_sandbox_and(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         Self::spawn_with(db, true, adjust).await
     }
@@ -264,8 +274,9 @@ pub fn database_env(url: &DatabaseUrl) -> String {
 }
 
 /// `passerelle` as an operator runs it beside this app: the same data directory, database and
-/// sandbox bank (none answers at 127.0.0.1:9 when the app has no sandbox), `warn` logs. The
-/// caller adds the subcommand, and the clock file when the app shares one.
+/// sandbox bank (none answers at 127.0.0.1:9 when the app has no sandbox), its clock file when
+/// it keeps its clock in one ([`TestApp::spawn_sharing_clock`]), `warn` logs. The caller adds
+/// the subcommand.
 pub fn cli(app: &TestApp) -> std::process::Command {
     let (api, web) = app.sandbox.as_ref().map_or_else(
         || ("127.0.0.1:9".to_owned(), "127.0.0.1:9".to_owned()),
@@ -278,5 +289,8 @@ pub fn cli(app: &TestApp) -> std::process::Command {
         .env("PASSERELLE_SANDBOX_LISTEN", api)
         .env("PASSERELLE_SANDBOX_WEB_LISTEN", web)
         .env("RUST_LOG", "warn");
+    if let Some(file) = &app.state.config.test_clock_file {
+        command.env("PASSERELLE_TEST_CLOCK_FILE", file);
+    }
     command
 }

@@ -44,3 +44,28 @@ pub async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncErro
     .run()
     .await
 }
+
+/// A sync with the user present, as an app asks for it (`POST /v1/connections/{id}/sync`),
+/// run by `worker`; returns its recorded run.
+pub async fn sync_now(
+    app: &TestApp,
+    worker: &passerelle::jobs::Worker,
+    id: &str,
+) -> passerelle::store::models::SyncRunRow {
+    let (code, queued) = super::http_browser::api_with_headers(
+        app,
+        "POST",
+        &format!("/v1/connections/{id}/sync"),
+        &[("PSU-IP-Address", "198.51.100.4")],
+    )
+    .await;
+    assert_eq!(code, 202, "{queued}");
+    worker.drain().await.unwrap();
+    let run = queued["sync_id"].as_str().unwrap().to_owned();
+    passerelle::store::run(&app.state.pool, move |conn| {
+        Ok(passerelle::store::sync_runs::find(conn, &run)?)
+    })
+    .await
+    .unwrap()
+    .expect("the run")
+}
