@@ -1,4 +1,5 @@
-//! Telling the app what changed: the outbox, Standard Webhooks delivery, the endpoints' URLs.
+//! Telling the app what changed: the outbox, Standard Webhooks delivery, the endpoints' URLs,
+//! and the changes feed's reading ([`changes`]).
 //!
 //! An event is written by [`emit`] inside the transaction of the change it announces, numbered
 //! in its API client's own sequence (commit order: see `store::webhooks::next_seq`). Each of the
@@ -6,6 +7,7 @@
 //! connection), and a `deliver` job sends that lane's deliveries one at a time in sequence
 //! order, at least once (see [`deliver`]).
 
+pub mod changes;
 pub mod connection;
 pub mod deliver;
 pub mod endpoint_url;

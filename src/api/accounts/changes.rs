@@ -1,12 +1,5 @@
-//! The changes feed: what changed in a user's transactions since a cursor, for apps that pull
-//! rather than take webhooks.
-//!
-//! Every change a sync makes to a transaction is numbered in its user's own sequence, in the
-//! sync's transaction, and numbers become visible in order (see
-//! [`crate::store::transaction_changes::reserve`]). The cursor is the last number a page held,
-//! so a reader that follows `next_cursor` sees every change once, whatever commits meanwhile.
-
-use std::collections::{HashMap, HashSet};
+//! The changes feed over HTTP (the reading is [`crate::events::changes`]): the cursor is the
+//! last change number a page held, opaque to the app.
 
 use actix_web::middleware::from_fn;
 use actix_web::{get, web, HttpResponse};
@@ -21,10 +14,9 @@ use crate::api::auth::{require_api_key, ApiClient};
 use crate::api::connections::{valid_user_id, UserPath};
 use crate::api::error::ApiError;
 use crate::api::responses::{Internal, NotFound, Unauthorized, ValidationFailed};
-use crate::model::{ChangeKind, TransactionState};
+use crate::events::changes;
 use crate::state::AppState;
-use crate::store::models::{FeedTransactionRow, TransactionChangeRow};
-use crate::store::{self, transaction_changes, transactions, users};
+use crate::store::{self, users};
 
 /// `GET /v1/users/{user_id}/transactions/changes` query.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,75 +111,22 @@ pub async fn list_changes(
             Ok(after) => after.unwrap_or(0),
             Err(e) => return Ok(Err(e)),
         };
-        // One extra row tells whether another page follows.
-        let mut changes = transaction_changes::for_user_after(conn, &user.id, after, limit + 1)?;
-        let has_more = changes.len() as i64 > limit;
-        changes.truncate(usize::try_from(limit).unwrap_or(0));
-        let next = changes.last().map_or(after, |c| c.seq);
-        let mut ids: Vec<String> = Vec::new();
-        let mut seen = HashSet::new();
-        for change in &changes {
-            if seen.insert(change.transaction_id.as_str()) {
-                ids.push(change.transaction_id.clone());
-            }
-        }
-        let current = transactions::feed_rows(conn, &ids)?;
-        Ok(Ok(assemble(&changes, current, next, has_more)))
+        Ok(Ok(changes::page(conn, &user.id, after, limit)?))
     })
     .await??;
-    Ok(HttpResponse::Ok().json(page))
-}
-
-/// Sorts a page's transactions into added, modified and removed: each once, after its last
-/// change in the page (a transaction added and booked in the same page is `added`, booked; one
-/// added and cancelled is `removed`), shown as it is now.
-fn assemble(
-    changes: &[TransactionChangeRow],
-    current: Vec<FeedTransactionRow>,
-    next: i64,
-    has_more: bool,
-) -> TransactionChanges {
-    let mut current: HashMap<String, _> = current.into_iter().map(|r| (r.id.clone(), r)).collect();
-    // The last change of each transaction decides where it goes; the order of the lists is
-    // the order of those last changes.
-    let mut last: HashMap<&str, usize> = HashMap::new();
-    let mut added: HashSet<&str> = HashSet::new();
-    for (i, change) in changes.iter().enumerate() {
-        last.insert(change.transaction_id.as_str(), i);
-        if change.kind == ChangeKind::Added.as_str() {
-            added.insert(change.transaction_id.as_str());
-        }
-    }
-    let mut page = TransactionChanges {
-        added: Vec::new(),
-        modified: Vec::new(),
-        removed: Vec::new(),
-        next_cursor: encode_cursor(next),
-        has_more,
-    };
-    let cancelled = TransactionState::Cancelled.as_str();
-    for (i, change) in changes.iter().enumerate() {
-        if last.get(change.transaction_id.as_str()) != Some(&i) {
-            continue;
-        }
-        let row = current.remove(&change.transaction_id);
-        match row {
-            // A row cancelled by a change after this page is removed already: the later page
-            // says so again, and a reinstatement after it comes back as modified.
-            Some(row)
-                if row.status != cancelled && change.kind != ChangeKind::Cancelled.as_str() =>
-            {
-                if added.contains(change.transaction_id.as_str()) {
-                    page.added.push(TransactionView::from(row));
-                } else {
-                    page.modified.push(TransactionView::from(row));
-                }
-            }
-            _ => page.removed.push(RemovedTransaction {
-                id: change.transaction_id.clone(),
-                account_id: change.account_id.clone(),
-            }),
-        }
-    }
-    page
+    Ok(HttpResponse::Ok().json(TransactionChanges {
+        added: page.added.into_iter().map(TransactionView::from).collect(),
+        modified: page
+            .modified
+            .into_iter()
+            .map(TransactionView::from)
+            .collect(),
+        removed: page
+            .removed
+            .into_iter()
+            .map(|(id, account_id)| RemovedTransaction { id, account_id })
+            .collect(),
+        next_cursor: encode_cursor(page.last_seq),
+        has_more: page.has_more,
+    }))
 }
