@@ -446,8 +446,22 @@ fn print_banks(registry: &Registry, json: bool) -> anyhow::Result<()> {
             bank.brand,
             protocol,
             bank.name,
-            if bank.sandbox { " [sandbox]" } else { "" }
+            match (bank.sandbox, &bank.unusable) {
+                (true, _) => " [sandbox]",
+                (false, Some(_)) => " [unusable]",
+                (false, None) => "",
+            }
         );
+    }
+    // Why, once, for the banks that cannot be used.
+    let mut reasons: Vec<&str> = registry
+        .banks()
+        .filter_map(|b| b.unusable.as_deref())
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    for reason in reasons {
+        out!("[unusable]: {reason}");
     }
     Ok(())
 }

@@ -38,7 +38,7 @@ async fn creating_a_connection_returns_a_connect_url_and_a_pending_connection() 
             .await;
         assert_eq!(status, 200);
         assert_eq!(shown["user_id"], "u-1");
-        assert_eq!(shown["bank_id"], "banque-bcp");
+        assert_eq!(shown["bank_id"], "test-bcp");
         assert_eq!(shown["accounts"], json!([]));
 
         let (status, list) = api.call("GET", "/v1/users/u-1/connections", None).await;
@@ -57,20 +57,20 @@ async fn invalid_requests_get_a_problem_naming_the_field_and_change_nothing() {
             "bank_id",
         ),
         (
-            json!({"bank_id": "banque-bcp", "redirect_url": "https://evil.example/x"}),
+            json!({"bank_id": "test-bcp", "redirect_url": "https://evil.example/x"}),
             "redirect_url",
         ),
         (
-            json!({"bank_id": "banque-bcp", "redirect_url": "http://app.example/x"}),
+            json!({"bank_id": "test-bcp", "redirect_url": "http://app.example/x"}),
             "redirect_url",
         ),
         (
-            json!({"bank_id": "banque-bcp", "redirect_url": "not a url"}),
+            json!({"bank_id": "test-bcp", "redirect_url": "not a url"}),
             "redirect_url",
         ),
-        (json!({"bank_id": "banque-bcp"}), "body"),
+        (json!({"bank_id": "test-bcp"}), "body"),
         (
-            json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/x", "x": 1}),
+            json!({"bank_id": "test-bcp", "redirect_url": "https://app.example/x", "x": 1}),
             "body",
         ),
     ];
@@ -82,6 +82,25 @@ async fn invalid_requests_get_a_problem_naming_the_field_and_change_nothing() {
         assert_eq!(problem["code"], "validation_failed");
         assert_eq!(problem["field"], field, "{body}");
     }
+    // A bank marked unusable (BPCE's live gateways retired STET 1.4.2) is refused, saying why.
+    let (status, problem) = api
+        .call(
+            "POST",
+            "/v1/users/u-1/connections",
+            Some(
+                json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/banks/done"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "bank_id");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("this bank cannot be used: BPCE's live gateways speak STET 1.6.2"),
+        "{problem}"
+    );
     let (status, _) = api.call("GET", "/v1/users/u-1/connections", None).await;
     assert_eq!(status, 404, "no user was created by the failed calls");
 }

@@ -121,6 +121,16 @@ fn banks_lists_every_bpce_brand() {
             "{name} {brand_code} missing from:\n{table}"
         );
     }
+    // The live BPCE profiles are marked: their gateways retired the STET version spoken here.
+    let bcp = table
+        .lines()
+        .find(|l| l.starts_with("banque-bcp "))
+        .unwrap();
+    assert!(bcp.ends_with("[unusable]"), "{bcp}");
+    assert!(
+        table.contains("[unusable]: BPCE's live gateways speak STET 1.6.2 since 2023"),
+        "{table}"
+    );
 
     let json = passerelle(dir.path())
         .args(["banks", "--json"])

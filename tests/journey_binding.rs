@@ -403,8 +403,8 @@ async fn a_journey_interrupted_after_the_sca_is_failed_not_left_pending() {
     use passerelle::store::schema::{connections, sca_challenges};
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;
-        let (crashed, _) = new_connection(&app, "lea", "banque-bcp").await;
-        let (recent, _) = new_connection(&app, "lea", "banque-bcp").await;
+        let (crashed, _) = new_connection(&app, "lea", "test-bcp").await;
+        let (recent, _) = new_connection(&app, "lea", "test-bcp").await;
         let sweep = || async {
             store::run(&app.state.pool, |conn| {
                 Ok(fail_interrupted(conn, store::now())?)

@@ -258,7 +258,7 @@ async fn error_answers_have_the_content_type_and_schema_the_document_declares() 
         "POST",
         "/v1/users/u-1/connections",
         key,
-        Some(json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/done"})),
+        Some(json!({"bank_id": "test-bcp", "redirect_url": "https://app.example/done"})),
     )
     .await;
     let id = created["id"].as_str().unwrap();
@@ -283,10 +283,10 @@ async fn successful_answers_match_the_documented_schemas() {
     }
     let (status, content_type, _, banks) = send(&app, "GET", "/v1/banks", key, None).await;
     assert_eq!(status, 200);
-    assert!(banks["banks"].as_array().unwrap().len() >= 30);
+    assert!(!banks["banks"].as_array().unwrap().is_empty());
     assert_as_documented(&doc, ("/v1/banks", "get"), (status, &content_type, &banks));
 
-    let body = json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/done"});
+    let body = json!({"bank_id": "test-bcp", "redirect_url": "https://app.example/done"});
     let path = "/v1/users/{user_id}/connections";
     let url = "/v1/users/u-1/connections";
     let (status, content_type, _, created) = send(&app, "POST", url, key, Some(body)).await;

@@ -233,10 +233,11 @@ pub async fn create(
     match state.registry.get(&body.bank_id) {
         None => return Err(ApiError::invalid("bank_id", "unknown bank")),
         Some(bank) if !factory::supports(bank) => {
-            return Err(ApiError::invalid(
-                "bank_id",
-                format!("no connector for the {} protocol yet", bank.protocol()),
-            ))
+            let reason = match &bank.unusable {
+                Some(reason) => format!("this bank cannot be used: {reason}"),
+                None => format!("no connector for the {} protocol yet", bank.protocol()),
+            };
+            return Err(ApiError::invalid("bank_id", reason));
         }
         Some(_) => {}
     }

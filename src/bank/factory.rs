@@ -58,9 +58,10 @@ pub enum ConnectorError {
     },
 }
 
-/// Whether this build has a connector for `bank`'s protocol: the banks a user can connect to.
+/// Whether this build has a connector for `bank`'s protocol and the bank is not marked
+/// `unusable`: the banks a user can connect to.
 pub fn supports(bank: &Bank) -> bool {
-    matches!(bank.protocol(), Protocol::Stet)
+    matches!(bank.protocol(), Protocol::Stet) && bank.unusable.is_none()
 }
 
 /// The environment Passerelle uses at a bank: the built-in sandbox banks have one, real banks

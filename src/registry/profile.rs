@@ -286,6 +286,11 @@ pub struct Bank {
     pub time_zone: Tz,
     /// A profile of Passerelle's built-in sandbox (both environments share its URLs).
     pub sandbox: bool,
+    /// Why Passerelle cannot use this bank today, when it cannot (BPCE's live gateways retired
+    /// the STET version Passerelle speaks): such a bank is listed by `passerelle banks`, but
+    /// neither offered to users nor connectable (so `GET /v1/banks` never shows the field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
     /// Sandbox and live URLs.
     pub endpoints: BankEndpoints,
     /// Weekly maintenance windows, in `time_zone`.

@@ -21,6 +21,7 @@ pub(super) struct RawProfile {
     pub(super) time_zone: String,
     #[serde(default)]
     pub(super) sandbox: bool,
+    pub(super) unusable: Option<String>,
     pub(super) extra_ca_pem: Option<String>,
     pub(super) endpoints: RawEndpointsTable,
     #[serde(default)]

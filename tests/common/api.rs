@@ -64,7 +64,7 @@ impl<'a> Api<'a> {
 
 /// A valid body for `POST /v1/users/{user_id}/connections`.
 pub fn new_connection_body() -> Value {
-    json!({"bank_id": "banque-bcp", "redirect_url": "https://app.example/banks/done"})
+    json!({"bank_id": "test-bcp", "redirect_url": "https://app.example/banks/done"})
 }
 
 /// Stores one account with a balance and 250 transactions under the connection; returns its id.

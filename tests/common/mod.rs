@@ -108,7 +108,11 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: url::Url::parse("http://127.0.0.1:0").unwrap(),
         data_dir,
-        bank_registry: Vec::new(),
+        // A live-style bank the tests may connect to (the shipped live profiles are unusable).
+        bank_registry: vec![PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/registry"
+        ))],
         sandbox_listen: None,
         sandbox_web_listen: None,
         sandbox_token_ttl: std::time::Duration::from_secs(3600),

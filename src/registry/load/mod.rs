@@ -218,6 +218,15 @@ pub(crate) fn build(
         )
     })?;
 
+    if let Some(reason) = &raw.unusable {
+        check.not_blank("unusable", reason)?;
+        if raw.sandbox {
+            return Err(check.invalid(
+                "unusable",
+                "a built-in sandbox profile is always usable".to_owned(),
+            ));
+        }
+    }
     let profile = check.section(protocol, &mut raw)?;
     let endpoints = check.endpoints(&raw.endpoints, protocol, raw.sandbox, sandbox_listen)?;
     let maintenance = raw
@@ -257,6 +266,7 @@ pub(crate) fn build(
         profile,
         time_zone,
         sandbox: raw.sandbox,
+        unusable: raw.unusable,
         endpoints,
         maintenance,
         extra_ca_pem,
