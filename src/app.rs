@@ -50,9 +50,14 @@ impl Application {
         // The sandbox starts first: with port 0 only the bound addresses are known, and the
         // registry's sandbox profiles point at them.
         let sandbox = start_sandbox(&config, &clock).await?;
-        let hosts = sandbox
-            .as_ref()
-            .map(|s| (s.addr.to_string(), s.web_addr.to_string()));
+        let hosts = match (&sandbox, config.sandbox_external) {
+            (Some(s), _) => Some((s.addr.to_string(), s.web_addr.to_string())),
+            (None, true) => config
+                .sandbox_listen
+                .zip(config.sandbox_web_listen)
+                .map(|(api, web)| (api.to_string(), web.to_string())),
+            (None, false) => None,
+        };
         let registry = Registry::load(
             &config.bank_registry,
             hosts.as_ref().map(|(api, web)| SandboxHosts { api, web }),
@@ -152,6 +157,9 @@ pub fn start_workers(state: &AppState, count: usize) -> std::io::Result<WorkerPo
 /// sandbox server certificate: the API is served anyway, with a warning saying how to turn the
 /// sandbox off.
 async fn start_sandbox(config: &Config, clock: &Clock) -> anyhow::Result<Option<SandboxHandle>> {
+    if config.sandbox_external {
+        return Ok(None);
+    }
     let Some(options) = SandboxOptions::from_config(config, clock.clone()) else {
         return Ok(None);
     };

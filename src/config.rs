@@ -26,6 +26,7 @@ const KEYS: &[&str] = &[
     "sandbox_listen",
     "sandbox_web_listen",
     "sandbox_token_ttl",
+    "sandbox_external",
     "client_id",
     "qwac_cert",
     "qwac_key",
@@ -81,6 +82,7 @@ struct RawConfig {
     sandbox_listen: Option<String>,
     sandbox_web_listen: Option<String>,
     sandbox_token_ttl: Option<u64>,
+    sandbox_external: Option<bool>,
     client_id: Option<String>,
     qwac_cert: Option<String>,
     qwac_key: Option<String>,
@@ -149,6 +151,10 @@ pub struct Config {
     /// Lifetime of the sandbox bank's access tokens (`PASSERELLE_SANDBOX_TOKEN_TTL`, seconds;
     /// default 3600 as the portal's `expires_in`; tests set it to a few seconds).
     pub sandbox_token_ttl: std::time::Duration,
+    /// Another process serves the sandbox bank at `sandbox_listen` and `sandbox_web_listen`
+    /// (`PASSERELLE_SANDBOX_EXTERNAL=true`): this one points its registry there and starts
+    /// none (several `serve` processes beside one sandbox, as `worker` always does).
+    pub sandbox_external: bool,
     /// The TPP's OAuth client id: its PSD2 organisation identifier.
     pub client_id: String,
     /// The TPP's certificates.
@@ -452,6 +458,7 @@ impl Config {
             sandbox_listen,
             sandbox_web_listen,
             sandbox_token_ttl,
+            sandbox_external: raw.sandbox_external.unwrap_or(false),
             client_id,
             certs,
             sealing_keys: raw.sealing_keys,

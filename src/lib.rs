@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod oauth;
+pub mod payments;
 pub mod registry;
 pub mod router;
 pub mod sandbox;

@@ -21,6 +21,9 @@ fn connector(sbx: &Sandbox) -> StetConnector {
 fn order(debtor: &str, minor: i64) -> PaymentOrder {
     PaymentOrder {
         instruction_id: "PAS-0001".into(),
+        end_to_end_id: "E2E-0001".into(),
+        requested_execution_date: None,
+        instant: false,
         debtor: Some(Iban::new(debtor)),
         creditor_name: "Marchand SA".into(),
         creditor: Iban::new("FR7630004000031234567890143"),
@@ -58,15 +61,23 @@ async fn a_payment_is_initiated_approved_confirmed_and_settles_through_the_bound
     };
     let id = created.value.id;
     let before = payments.status(None, &id).await.unwrap();
-    assert_eq!(before.value, PaymentStatus::Received, "not approved yet");
+    assert_eq!(
+        before.value.status,
+        PaymentStatus::AwaitingApproval,
+        "not approved yet"
+    );
+    assert_eq!(before.value.code, "RCVD");
 
     let back = sbx.approve(BCP, &approval, "LEA").await;
     assert_eq!(back, "https://tpp.example/payments/ok");
     let approved = payments.status(None, &id).await.unwrap();
-    assert_eq!(approved.value, PaymentStatus::Authorised);
+    assert_eq!(approved.value.status, PaymentStatus::Approved);
+    assert!(approved.value.awaits_confirmation, "ACCP: the bank waits");
 
     let confirmed = payments.confirm(None, &id).await.unwrap();
-    assert_eq!(confirmed.value, PaymentStatus::Executing);
+    assert_eq!(confirmed.value.status, PaymentStatus::Pending);
+    assert_eq!(confirmed.value.code, "ACSP");
+    assert!(!confirmed.value.awaits_confirmation);
     // A second confirmation is the bank's 409, typed, not a status.
     let again = payments.confirm(None, &id).await.unwrap_err();
     assert!(
@@ -78,11 +89,11 @@ async fn a_payment_is_initiated_approved_confirmed_and_settles_through_the_bound
     for _ in 0..10 {
         sbx.handle.clock.advance(Duration::from_secs(10)).unwrap();
         last = payments.status(None, &id).await.unwrap().value;
-        if last.is_final() {
+        if last.status.is_final() {
             break;
         }
     }
-    assert_eq!(last, PaymentStatus::Executed);
+    assert_eq!(last.status, PaymentStatus::Executed);
 }
 
 #[actix_web::test]

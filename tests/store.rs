@@ -589,7 +589,9 @@ fn quota_ledger_never_spends_a_fifth_call_per_day() {
 }
 
 #[test]
-fn payments_are_unique_per_idempotency_key() {
+fn payments_are_unique_per_idempotency_key_and_change_status_once() {
+    use passerelle::model::PaymentStatus;
+    use passerelle::store::payments::{Created, StatusChange};
     for_each_backend(|_, conn| {
         let s = seed(conn);
         let t = store::now();
@@ -607,10 +609,20 @@ fn payments_are_unique_per_idempotency_key() {
             debtor_iban: None,
             remittance: "Invoice 7".into(),
             end_to_end_id: "E2E-1".into(),
-            status: "RCVD".into(),
+            status: PaymentStatus::Initiating.as_str().into(),
             bank_payment_id: None,
             created_at: t,
             updated_at: t,
+            instruction_id: "PAS1".into(),
+            status_reason: None,
+            bank_status: None,
+            requested_execution_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 24),
+            instant: false,
+            redirect_url: "https://app.example/done".into(),
+            debtor_account_id: None,
+            approval_url_sealed: None,
+            approval_deadline: None,
+            confirmed_at: None,
         };
         payments::insert(conn, &payment).unwrap();
         assert_eq!(
@@ -629,14 +641,36 @@ fn payments_are_unique_per_idempotency_key() {
             }
         )
         .is_err());
-        payments::set_status(conn, &payment.id, "ACSC", Some("bank-1"), store::now()).unwrap();
+        let created = Created {
+            bank_payment_id: "bank-1",
+            approval_url_sealed: Some(vec![1, 2, 3]),
+            approval_deadline: t,
+        };
+        assert!(payments::record_created(conn, &payment.id, &created, t).unwrap());
+        let change = StatusChange {
+            from: PaymentStatus::Initiating,
+            to: PaymentStatus::AwaitingApproval,
+            reason: None,
+            bank_status: Some("RCVD"),
+        };
+        assert!(payments::change_status(conn, &payment.id, &change, t).unwrap());
+        // The same change again: the payment no longer has `from`, nothing is written.
+        assert!(!payments::change_status(conn, &payment.id, &change, t).unwrap());
+        assert!(
+            !payments::record_created(conn, &payment.id, &created, t).unwrap(),
+            "only an intent takes the bank's id"
+        );
         let row = payments::find_for_client(conn, &payment.id, &s.client.id)
             .unwrap()
             .unwrap();
         assert_eq!(
             (row.status.as_str(), row.bank_payment_id.as_deref()),
-            ("ACSC", Some("bank-1"))
+            ("awaiting_approval", Some("bank-1"))
         );
+        assert_eq!(row.approval_url_sealed, Some(vec![1, 2, 3]));
+        let history = payments::history(conn, &payment.id).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].bank_status.as_deref(), Some("RCVD"));
     });
 }
 

@@ -70,6 +70,29 @@ pub struct BankProfile {
     signature: BankSignature,
     /// Weekly maintenance windows, in `time_zone`.
     maintenance: Vec<MaintenanceWindowDoc>,
+    /// What the bank lets an app do with payments; absent: no payment initiation.
+    #[schema(nullable = false)]
+    payments: Option<BankPayments>,
+}
+
+/// A bank's payment capabilities: a payment that needs one the bank lacks is refused with 422
+/// before anything is sent.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BankPayments {
+    /// ISO 4217 currencies it pays in.
+    currencies: Vec<String>,
+    /// SEPA Instant Credit Transfers (`instant: true`).
+    instant: bool,
+    /// Future-dated payments (`requested_execution_date`).
+    future_dated: bool,
+    /// The user may choose the debited account at the bank (the app may leave it out).
+    debtor_choice: bool,
+    /// The bank executes only after Passerelle confirms the user's approval.
+    confirmation_required: bool,
+    /// Funds confirmations (`POST /v1/accounts/{id}/funds-confirmations`).
+    funds_confirmation: bool,
 }
 
 /// A bank's URLs on both platforms.

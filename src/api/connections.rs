@@ -177,7 +177,7 @@ pub fn redirect_allowed(allowlist: &[String], candidate: &Url) -> bool {
         })
 }
 
-fn allowlist(client: &ApiClientRow) -> Vec<String> {
+pub(crate) fn allowlist(client: &ApiClientRow) -> Vec<String> {
     serde_json::from_str(&client.redirect_allowlist).unwrap_or_default()
 }
 

@@ -52,6 +52,27 @@ pub enum ApiError {
         /// When the provider's day ends.
         retry_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A payment creation without an `Idempotency-Key` header.
+    #[error("the Idempotency-Key header is required: a retried request must not pay twice")]
+    IdempotencyKeyRequired,
+    /// The idempotency key was used before with another body.
+    #[error("this Idempotency-Key was used with another request body")]
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key has not finished yet.
+    #[error("a request with this Idempotency-Key is still being processed; retry later")]
+    IdempotencyKeyInFlight,
+    /// The bank cannot do what the request asks; nothing was sent. `field` names the capability.
+    #[error("{message}")]
+    UnsupportedByBank {
+        /// The capability (`instant`, `future_dated`, `debtor_choice`, `currency`,
+        /// `funds_confirmation`, `payments`).
+        capability: &'static str,
+        /// What the bank lacks.
+        message: String,
+    },
+    /// The bank failed or refused a call the request needed; nothing changed.
+    #[error("the bank did not answer the call: {0}")]
+    Bank(String),
 }
 
 impl ApiError {
@@ -73,6 +94,11 @@ impl ApiError {
             Self::MethodNotAllowed(_) => ProblemCode::MethodNotAllowed,
             Self::ScaRequired(_) => ProblemCode::ScaRequired,
             Self::QuotaExhausted { .. } => ProblemCode::QuotaExhausted,
+            Self::IdempotencyKeyRequired => ProblemCode::IdempotencyKeyRequired,
+            Self::IdempotencyKeyReused => ProblemCode::IdempotencyKeyReused,
+            Self::IdempotencyKeyInFlight => ProblemCode::IdempotencyKeyInFlight,
+            Self::UnsupportedByBank { .. } => ProblemCode::UnsupportedByBank,
+            Self::Bank(_) => ProblemCode::BankUnavailable,
             Self::Store(_) | Self::Internal(_) | Self::Link(_) => ProblemCode::Internal,
         }
     }
@@ -98,6 +124,16 @@ pub enum ProblemCode {
     /// 429: without the user, the bank's calls for today are spent; `retry_at` says when they
     /// reset (also as `Retry-After`).
     QuotaExhausted,
+    /// 400: a payment creation without the `Idempotency-Key` header.
+    IdempotencyKeyRequired,
+    /// 422: the `Idempotency-Key` was used before with another body.
+    IdempotencyKeyReused,
+    /// 409: the first request with this `Idempotency-Key` is still being processed.
+    IdempotencyKeyInFlight,
+    /// 422: the bank cannot do what was asked (`field` names the capability); nothing was sent.
+    UnsupportedByBank,
+    /// 502: the bank failed or refused a call the request needed; nothing changed.
+    BankUnavailable,
     /// 500: Passerelle failed; the cause is logged, never shown.
     Internal,
 }
@@ -113,6 +149,11 @@ impl ProblemCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ScaRequired => "sca_required",
             Self::QuotaExhausted => "quota_exhausted",
+            Self::IdempotencyKeyRequired => "idempotency_key_required",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
+            Self::UnsupportedByBank => "unsupported_by_bank",
+            Self::BankUnavailable => "bank_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -144,8 +185,9 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code.
     pub code: ProblemCode,
-    /// The invalid field, for validation errors only: a body, path or query field name, or
-    /// `body`, `path` or `query` when the whole part could not be read.
+    /// The invalid field, for validation errors: a body, path or query field name, or `body`,
+    /// `path` or `query` when the whole part could not be read; for `unsupported_by_bank`, the
+    /// capability the bank lacks.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "redirect_url")]
     pub field: Option<String>,
@@ -168,6 +210,12 @@ impl ResponseError for ApiError {
             Self::Conflict(_) | Self::ScaRequired(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::QuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused | Self::UnsupportedByBank { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::Bank(_) => StatusCode::BAD_GATEWAY,
             Self::Store(_) | Self::Internal(_) | Self::Link(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -190,6 +238,7 @@ impl ResponseError for ApiError {
             code: self.code(),
             field: match self {
                 Self::Validation { field, .. } => Some(field.clone()),
+                Self::UnsupportedByBank { capability, .. } => Some((*capability).to_owned()),
                 _ => None,
             },
             sca: match self {

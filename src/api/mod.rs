@@ -7,9 +7,11 @@ pub mod body;
 pub mod connections;
 pub mod error;
 pub mod feed_cache;
+pub mod funds;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod payments;
 pub mod quota_budget;
 pub mod responses;
 pub mod sca;
@@ -53,6 +55,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(accounts::list_balances)
     .service(accounts::list_transactions)
     .service(accounts::changes::list_changes)
+    .service(payments::create::create)
+    .service(funds::confirm)
+    .service(payments::list)
+    .service(payments::show)
     .service(sca::show)
     .service(sca::submit)
     .service(webhooks::create)

@@ -5,7 +5,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, banks, connections, error, health, json, responses, sca, syncs, webhooks};
+use super::{
+    accounts, banks, connections, error, funds, health, json, payments, responses, sca, syncs,
+    webhooks,
+};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -32,6 +35,10 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
         accounts::list_balances,
         accounts::list_transactions,
         accounts::changes::list_changes,
+        payments::create::create,
+        payments::list,
+        payments::show,
+        funds::confirm,
         sca::show,
         sca::submit,
         webhooks::create,
@@ -51,7 +58,8 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
             crate::model::ConnectionStatus,
             crate::model::ContinuityVerdict,
             syncs::IpAddress,
-            crate::model::EventType
+            crate::model::EventType,
+            crate::model::PaymentStatus
         ),
         responses(
             responses::Unauthorized,
@@ -59,6 +67,10 @@ use super::{accounts, banks, connections, error, health, json, responses, sca, s
             responses::ValidationFailed,
             responses::Conflict,
             responses::Internal,
+            responses::IdempotencyKeyRequired,
+            responses::IdempotencyKeyInFlight,
+            responses::PaymentUnprocessable,
+            responses::BankUnavailable,
         )
     ),
     modifiers(&ApiKeyAuth)

@@ -118,3 +118,84 @@ impl<'r> ToResponse<'r> for Internal {
         ("Internal", response.into())
     }
 }
+
+/// Declares a response component for a problem code.
+macro_rules! problem_response {
+    ($(#[$doc:meta])* $name:ident, $code:ident, $status:literal, $text:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl<'r> ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                let response = problem(ProblemCode::$code, $status, $text).build();
+                (stringify!($name), response.into())
+            }
+        }
+    };
+}
+
+problem_response!(
+    /// 400: a payment creation without `Idempotency-Key`.
+    IdempotencyKeyRequired,
+    IdempotencyKeyRequired,
+    400,
+    "The `Idempotency-Key` header is required (checked before the body)"
+);
+problem_response!(
+    /// 409: the first request with this key is still being processed.
+    IdempotencyKeyInFlight,
+    IdempotencyKeyInFlight,
+    409,
+    "A request with this `Idempotency-Key` is still being processed; retry later"
+);
+/// 422 of a payment creation: a field is invalid (`validation_failed`), the idempotency key
+/// was used with another body (`idempotency_key_reused`), or the bank cannot do what was asked
+/// (`unsupported_by_bank`, `field` naming the capability). Nothing was recorded or sent.
+pub struct PaymentUnprocessable;
+
+impl<'r> ToResponse<'r> for PaymentUnprocessable {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let codes = [
+            ProblemCode::ValidationFailed,
+            ProblemCode::IdempotencyKeyReused,
+            ProblemCode::UnsupportedByBank,
+        ]
+        .map(ProblemCode::as_str);
+        let pinned = ObjectBuilder::new()
+            .property(
+                "code",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(codes)),
+            )
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .enum_values(Some([422])),
+            );
+        let schema = AllOfBuilder::new()
+            .item(Ref::from_schema_name("Problem"))
+            .item(pinned);
+        let response = ResponseBuilder::new()
+            .description(
+                "A field is invalid (`validation_failed`), the `Idempotency-Key` was used with \
+                 another body (`idempotency_key_reused`), or the bank cannot do what was asked \
+                 (`unsupported_by_bank`; `field` names the capability). Nothing was recorded or \
+                 sent",
+            )
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
+            .build();
+        ("PaymentUnprocessable", response.into())
+    }
+}
+problem_response!(
+    /// 502: the bank failed or refused the call.
+    BankUnavailable,
+    BankUnavailable,
+    502,
+    "The bank failed or refused a call the request needed; nothing changed"
+);

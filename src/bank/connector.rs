@@ -226,6 +226,10 @@ pub trait Connector {
     fn webhooks(&self) -> Option<&dyn ProviderWebhooks>;
     /// Payment initiation, when the provider (and this bank) offers it.
     fn payments(&self) -> Option<&dyn InitiatePayments>;
+    /// Funds confirmations (CBPII), when the provider (and this bank) offers them.
+    fn funds(&self) -> Option<&dyn super::funds::ConfirmFunds> {
+        None
+    }
     /// Reading kept answers again, when the provider's answers can be replayed.
     fn renormalize(&self) -> Option<&dyn Renormalize> {
         None

@@ -11,6 +11,7 @@
 pub mod connector;
 mod error;
 pub mod factory;
+pub mod funds;
 pub mod payments;
 pub mod policy;
 pub mod probe;

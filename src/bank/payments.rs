@@ -7,7 +7,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::connector::Answer;
 use super::{BankError, BankResponse, PsuContext};
-use crate::model::{BankResourceId, PaymentOrder, PaymentStatus};
+use crate::model::{BankPaymentStatus, BankResourceId, PaymentOrder};
 use crate::oauth::OAuthError;
 
 /// A payment the provider created.
@@ -16,7 +16,7 @@ pub struct InitiatedPayment {
     /// The provider's id for it.
     pub id: BankResourceId,
     /// What comes next: the user's approval (an SCA), or the status when none is needed.
-    pub next: Answer<PaymentStatus>,
+    pub next: Answer<BankPaymentStatus>,
 }
 
 /// Why a payment call failed.
@@ -50,12 +50,12 @@ pub trait InitiatePayments {
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>>;
+    ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>>;
 
     /// Confirms a payment the user authorised, so the provider executes it.
     fn confirm<'a>(
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>>;
+    ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>>;
 }

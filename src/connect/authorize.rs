@@ -68,7 +68,13 @@ pub async fn start(
 ) -> Result<String, JourneyError> {
     let oauth_state = super::random_token().map_err(JourneyError::internal)?;
     let redirect = redirect_uri(state)?;
-    let request = connector.access().start(&redirect, &["aisp"], &oauth_state);
+    // Funds confirmations ride on the same consent where the bank offers them (`aisp cbpii`).
+    let scopes: &[&str] = if connector.funds().is_some() {
+        &["aisp", "cbpii"]
+    } else {
+        &["aisp"]
+    };
+    let request = connector.access().start(&redirect, scopes, &oauth_state);
     let ScaKind::Redirect { url: Some(url) } = request.kind else {
         return Err(JourneyError::internal(
             "the provider asked for an SCA the journey cannot present",

@@ -12,6 +12,8 @@ use super::MAX_ATTEMPTS;
 use crate::bank::{BankErrorKind, Connectors, PsuContext};
 use crate::events::DeliverJob;
 use crate::model::JobKind;
+use crate::payments::progress::{Next, PollJob};
+use crate::payments::PaymentFlowError;
 use crate::registry::Registry;
 use crate::store::models::JobRow;
 use crate::store::{self, bank_pauses, jobs, vault, StoreError};
@@ -231,6 +233,10 @@ impl Worker {
                 }
                 Err(e) => Settle::Dead(format!("unreadable deliver job: {e}")),
             },
+            Ok(JobKind::PaymentPoll) => match serde_json::from_str::<PollJob>(&job.payload) {
+                Ok(payload) => self.poll_payment(&payload.payment_id).await,
+                Err(e) => Settle::Dead(format!("unreadable payment poll job: {e}")),
+            },
             Ok(JobKind::Sweep) => match self.sweep().await {
                 Ok(()) => Settle::Done,
                 Err(e) => Settle::Retry {
@@ -272,6 +278,23 @@ impl Worker {
         }
     }
 
+    /// One look at a payment at its bank (and its confirmation, once approved): again later
+    /// until a final status. A failure is retried with the backoff; the status is read again
+    /// before any confirmation, so a retry never confirms twice.
+    async fn poll_payment(&self, payment_id: &str) -> Settle {
+        match crate::payments::progress::follow(&self.ctx, &self.connectors, payment_id, None).await
+        {
+            Ok((_, Next::Done)) => Settle::Done,
+            // Not final: the same job comes back then, its attempts untouched.
+            Ok((_, Next::At(at))) => Settle::Postpone(at),
+            Err(PaymentFlowError::NotFound(_)) => Settle::Done,
+            Err(e) => Settle::Retry {
+                error: e.to_string(),
+                at: None,
+            },
+        }
+    }
+
     /// The minute's sweep (see [`crate::connect::expiry`]) and the raw answers' retention.
     async fn sweep(&self) -> Result<(), StoreError> {
         // Once a day per process at most: the TPP certificates' coming ends.
@@ -282,6 +305,9 @@ impl Worker {
             // Webhook lanes whose retry has come go back to the workers.
             crate::events::enqueue_due_lanes(conn, now)?;
             crate::events::reminders::consent_expiring(conn, now)?;
+            // Payments whose creation's answer never came back: expired, never sent again.
+            let stale = now - Duration::seconds(crate::payments::initiate::INTENT_TIMEOUT_SECONDS);
+            crate::payments::progress::expire_stale_intents(conn, stale, now)?;
             Ok((
                 crate::connect::expiry::expire_due(conn, now)?,
                 crate::connect::expiry::fail_interrupted(conn, now)?,

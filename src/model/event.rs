@@ -24,11 +24,13 @@ pub enum EventType {
     WebhookEndpointDisabled,
     /// A test ping asked for through the API (sent to that one endpoint).
     WebhookTest,
+    /// A payment's status changed (with the reason and the bank's code).
+    PaymentStatusChanged,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ConnectionStatusChanged,
         Self::ConnectionConsentExpiring,
         Self::SyncCompleted,
@@ -37,6 +39,7 @@ impl EventType {
         Self::BalanceChanged,
         Self::WebhookEndpointDisabled,
         Self::WebhookTest,
+        Self::PaymentStatusChanged,
     ];
 
     /// The type's name.
@@ -50,6 +53,7 @@ impl EventType {
             Self::BalanceChanged => "balance.changed",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
             Self::WebhookTest => "webhook.test",
+            Self::PaymentStatusChanged => "payment.status_changed",
         }
     }
 }

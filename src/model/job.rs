@@ -24,5 +24,8 @@ stored_enum! {
         Sweep => "sweep",
         /// Webhook deliveries of one endpoint's lane (a connection), in order.
         Deliver => "deliver",
+        /// Following one payment at its bank until a final status (and confirming it once the
+        /// user approved, where the bank waits for that).
+        PaymentPoll => "payment_poll",
     }
 }

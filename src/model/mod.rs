@@ -25,7 +25,7 @@ pub use event::EventType;
 pub use iban::Iban;
 pub use job::{JobKind, JobStatus};
 pub use money::{Currency, InvalidCurrency, Money, MoneyError};
-pub use payment::{PaymentOrder, PaymentStatus};
+pub use payment::{BankPaymentStatus, PaymentOrder, PaymentStatus};
 pub use reconciliation::{ChangeKind, ContinuityVerdict, TransactionState};
 pub use sca::{
     transition, IllegalTransition, ScaAction, ScaKind, ScaKindName, ScaProof, ScaStatus,

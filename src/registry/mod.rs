@@ -16,6 +16,7 @@
 
 mod error;
 mod load;
+mod payments;
 mod profile;
 mod providers;
 mod raw;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use error::RegistryError;
+pub use payments::PaymentCapabilities;
 
 /// Where the built-in sandbox bank listens: its API `host:port` (mutual TLS) replaces
 /// `{sandbox}`, its browser-pages `host:port` replaces `{sandbox_web}` in sandbox profiles.

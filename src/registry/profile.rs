@@ -295,6 +295,9 @@ pub struct Bank {
     pub endpoints: BankEndpoints,
     /// Weekly maintenance windows, in `time_zone`.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// What it lets Passerelle do with payments; `None`: no payment initiation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<super::PaymentCapabilities>,
     /// Extra CA certificates (PEM) to trust for this bank's TLS, already resolved.
     /// Not serialized: a local path is none of the API client's business.
     #[serde(skip)]

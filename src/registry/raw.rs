@@ -30,6 +30,7 @@ pub(super) struct RawProfile {
     pub(super) treezor: Option<TreezorProfile>,
     pub(super) contis: Option<ContisProfile>,
     pub(super) currencycloud: Option<CurrencycloudProfile>,
+    pub(super) payments: Option<super::PaymentCapabilities>,
 }
 
 /// `[stet]`, with `[stet.limits]` and `[stet.signature]`.

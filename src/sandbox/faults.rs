@@ -27,6 +27,12 @@ pub struct FaultPlan {
     pub revoke_token_permille: u32,
     /// Seed of the rolls.
     pub seed: u64,
+    /// Added after the answer is made and before it is sent, for the calls whose path ends
+    /// with [`Self::hold_path_suffix`]: the bank has done the work, the caller does not know
+    /// yet (the instant a `kill -9` test aims at).
+    pub hold_answer: Duration,
+    /// Which calls [`Self::hold_answer`] holds (empty: every call).
+    pub hold_path_suffix: String,
 }
 
 /// What the roll decided for one call.

@@ -58,6 +58,60 @@ impl Scope {
     }
 }
 
+/// What a grant covers: one role, plus funds confirmations when the PSU granted `cbpii`
+/// beside it (`scope=aisp cbpii` on the authorization request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes {
+    /// The role.
+    pub main: Scope,
+    /// Whether `cbpii` was granted too.
+    pub cbpii: bool,
+}
+
+impl Scopes {
+    /// One scope alone.
+    pub fn only(scope: Scope) -> Self {
+        Self {
+            main: scope,
+            cbpii: scope == Scope::Cbpii,
+        }
+    }
+
+    /// Parses a space-separated scope list: one role, optionally with `cbpii`; `None` for an
+    /// unknown scope or two roles.
+    pub fn parse(text: &str) -> Option<Self> {
+        let scopes: Vec<Scope> = text
+            .split_whitespace()
+            .map(Scope::parse)
+            .collect::<Option<_>>()?;
+        let roles: Vec<Scope> = scopes
+            .iter()
+            .copied()
+            .filter(|s| *s != Scope::Cbpii)
+            .collect();
+        let cbpii = scopes.contains(&Scope::Cbpii);
+        match roles.as_slice() {
+            [] if cbpii => Some(Self::only(Scope::Cbpii)),
+            [main] => Some(Self { main: *main, cbpii }),
+            _ => None,
+        }
+    }
+
+    /// Whether the grant covers `scope`.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.main == scope || (scope == Scope::Cbpii && self.cbpii)
+    }
+
+    /// The space-separated wire form.
+    pub fn wire(self) -> String {
+        if self.cbpii && self.main != Scope::Cbpii {
+            format!("{} cbpii", self.main.as_str())
+        } else {
+            self.main.as_str().to_owned()
+        }
+    }
+}
+
 /// What a login page session is for.
 #[derive(Debug, Clone)]
 pub enum Purpose {
@@ -67,8 +121,8 @@ pub enum Purpose {
         client_id: String,
         /// Where to send the code.
         redirect_uri: String,
-        /// The requested scope.
-        scope: Scope,
+        /// The requested scopes.
+        scope: Scopes,
         /// The TPP's `state`, echoed.
         state: Option<String>,
         /// PKCE S256 challenge, when sent.
@@ -100,7 +154,7 @@ pub struct AuthCode {
     bank: String,
     client_id: String,
     redirect_uri: String,
-    scope: Scope,
+    scope: Scopes,
     psu: String,
     sca_at: DateTime<Utc>,
     code_challenge: Option<String>,
@@ -115,8 +169,8 @@ pub struct Grant {
     pub client_id: String,
     /// The PSU (`None` for client credentials).
     pub psu: Option<String>,
-    /// The scope.
-    pub scope: Scope,
+    /// The scopes.
+    pub scope: Scopes,
     /// The PSU's last strong authentication.
     pub last_sca_at: Option<DateTime<Utc>>,
     /// When the access token expires.
@@ -152,7 +206,7 @@ pub async fn authorize_page(
     if get("response_type") != Some("code") {
         return fail("unsupported_response_type");
     }
-    let Some(scope) = get("scope").and_then(Scope::parse) else {
+    let Some(scope) = get("scope").and_then(Scopes::parse) else {
         return fail("invalid_scope");
     };
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
@@ -183,7 +237,7 @@ pub async fn authorize_page(
     );
     let what = format!(
         "Un service tiers demande l'accès « {} » à vos comptes.",
-        scope.as_str()
+        scope.wire()
     );
     pages::login(&bank, &session, &what, None)
 }
@@ -416,7 +470,7 @@ pub async fn token(
                 bank,
                 client_id: state.client_id.clone(),
                 psu: None,
-                scope: Scope::Pisp,
+                scope: Scopes::only(Scope::Pisp),
                 last_sca_at: None,
                 access_expires_at: now,
                 refresh_token: None,
@@ -461,8 +515,8 @@ fn issue(
     let refresh = with_refresh.then(|| random_token(32));
     grant.refresh_token = refresh.clone();
     let scope = match (grant.scope, with_refresh) {
-        (scope, true) => format!("{} offline_access", scope.as_str()),
-        (scope, false) => scope.as_str().to_owned(),
+        (scope, true) => format!("{} offline_access", scope.wire()),
+        (scope, false) => scope.wire(),
     };
     if let Some(refresh) = &refresh {
         inner.refresh_index.insert(refresh.clone(), access.clone());

@@ -273,7 +273,8 @@ fn creditor_name(request: &Value) -> String {
         .to_uppercase()
 }
 
-fn settle(payment: &mut Payment, now: DateTime<Utc>) {
+/// Executes a confirmed payment once its [`EXECUTION_DELAY`] has passed.
+pub fn settle(payment: &mut Payment, now: DateTime<Utc>) {
     if payment.status == "ACSP"
         && payment
             .confirmed_at

@@ -39,6 +39,7 @@ pub struct SandboxHandle {
     pub faults: FaultSwitch,
     /// The TPP QSEAL certificates it accepts, and which signed each call.
     pub qseal: QsealRegistry,
+    state: web::Data<SandboxState>,
     server: actix_web::dev::ServerHandle,
     web_server: actix_web::dev::ServerHandle,
 }
@@ -60,6 +61,12 @@ impl SandboxHandle {
     /// `https://<web addr>`, where browsers reach the login and approval pages.
     pub fn web_url(&self) -> String {
         format!("https://{}", self.web_addr)
+    }
+
+    /// Every payment request the sandbox holds: its id and ISO 20022 status (`RCVD`, `ACSC`,
+    /// …), after settling those whose execution time has come.
+    pub fn payments(&self) -> Vec<(String, &'static str)> {
+        self.state.payment_statuses()
     }
 
     /// Stops both listeners gracefully.
@@ -129,6 +136,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         web_addr.to_string(),
     ));
     let shared = Arc::new(state);
+    let state_handle = shared.as_ref().clone();
     let api_state = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -164,6 +172,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         clock,
         faults,
         qseal,
+        state: state_handle,
         server: handle,
         web_server: web_handle,
     })
@@ -205,7 +214,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data::<web::Data<SandboxState>>()
                 .map(|s| s.faults.clone())
                 .unwrap_or_default();
-            let latency = faults.plan().latency;
+            let plan = faults.plan();
+            let latency = plan.latency;
+            let hold = if req.path().ends_with(&plan.hold_path_suffix) {
+                plan.hold_answer
+            } else {
+                std::time::Duration::ZERO
+            };
             let psu_present = req.headers().contains_key("psu-ip-address");
             let scripted = faults.scripted(SeenCall {
                 method: req.method().as_str().to_owned(),
@@ -245,6 +260,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
                     response
                         .headers_mut()
                         .insert(HeaderName::from_static("x-request-id"), id);
+                }
+                if !hold.is_zero() {
+                    actix_web::rt::time::sleep(hold).await;
                 }
                 Ok(response)
             }

@@ -90,6 +90,22 @@ impl SandboxState {
         self.clock.now()
     }
 
+    /// Every payment request: its id and status, settled to the sandbox's now.
+    pub fn payment_statuses(&self) -> Vec<(String, &'static str)> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let mut out: Vec<(String, &'static str)> = inner
+            .payments
+            .iter_mut()
+            .map(|(id, p)| {
+                payments::settle(p, now);
+                (id.clone(), p.status)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The payments confirmed from `account`, as its transactions (see [`payments::debits`]).
     /// Takes the lock: not to be called while holding it.
     pub fn payments_from(&self, account: &AccountSpec) -> Vec<Generated> {

@@ -8,7 +8,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use openssl::x509::X509;
 
 use super::error::StetError;
-use super::oauth::Scope;
+use super::oauth::{Scope, Scopes};
 use super::state::SandboxState;
 use super::BANK_CODES;
 use crate::httpsig::{self, HeaderSource};
@@ -34,8 +34,8 @@ pub struct ApiCall {
     pub client_id: String,
     /// The PSU the token was granted by (`None` for client credentials).
     pub psu: Option<String>,
-    /// The token's scope.
-    pub scope: Scope,
+    /// The token's scopes.
+    pub scope: Scopes,
     /// Whether `PSU-IP-Address` was sent (the PSU is present: no batch limit).
     pub psu_present: bool,
 }
@@ -43,7 +43,7 @@ pub struct ApiCall {
 impl ApiCall {
     /// 403 unless the token has `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), StetError> {
-        if self.scope == scope {
+        if self.scope.contains(scope) {
             Ok(())
         } else {
             Err(StetError::forbidden(format!(

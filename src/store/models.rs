@@ -330,6 +330,36 @@ pub struct PaymentRow {
     pub bank_payment_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The `paymentInformationId`/`instructionId` sent to the bank (35 characters at most).
+    pub instruction_id: String,
+    /// Why the payment is `rejected`, `cancelled` or `expired` (a bank code or Passerelle's).
+    pub status_reason: Option<String>,
+    /// The bank's last status code (ISO 20022 for STET).
+    pub bank_status: Option<String>,
+    pub requested_execution_date: Option<NaiveDate>,
+    pub instant: bool,
+    /// Where the PSU's browser returns after the approval.
+    pub redirect_url: String,
+    /// The Passerelle account debited, when the app named one.
+    pub debtor_account_id: Option<String>,
+    /// The bank's approval link, sealed (bound to the row's id).
+    pub approval_url_sealed: Option<Vec<u8>>,
+    /// Until when the PSU may approve.
+    pub approval_deadline: Option<NaiveDateTime>,
+    /// When Passerelle's confirmation was accepted by the bank.
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+/// One status a payment took.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = payment_status_changes)]
+pub struct PaymentStatusChangeRow {
+    pub id: String,
+    pub payment_id: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub bank_status: Option<String>,
+    pub changed_at: NaiveDateTime,
 }
 
 /// A journey secret found again by its hash (a connect link, an OAuth `state`, a consent form);

@@ -145,13 +145,24 @@ pub enum ResolutionDetail<'a> {
 }
 
 /// The challenge `id` (one with a kind: an SCA challenge, not an internal journey secret)
-/// when its connection belongs to `api_client_id`.
+/// when its connection, or its payment, belongs to `api_client_id`.
 pub fn find_for_client(
     conn: &mut DbConnection,
     api_client_id: &str,
     id: &str,
 ) -> QueryResult<Option<ScaChallengeRow>> {
-    use super::schema::{connections, users};
+    use super::schema::{connections, payments, users};
+    let of_payment = sca_challenges::table
+        .inner_join(payments::table.on(sca_challenges::payment_id.eq(payments::id.nullable())))
+        .filter(sca_challenges::id.eq(id))
+        .filter(sca_challenges::kind.is_not_null())
+        .filter(payments::api_client_id.eq(api_client_id))
+        .select(ScaChallengeRow::as_select())
+        .first(conn)
+        .optional()?;
+    if of_payment.is_some() {
+        return Ok(of_payment);
+    }
     sca_challenges::table
         .inner_join(
             connections::table.on(sca_challenges::connection_id.eq(connections::id.nullable())),

@@ -234,6 +234,27 @@ diesel::table! {
         bank_payment_id -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        instruction_id -> Text,
+        status_reason -> Nullable<Text>,
+        bank_status -> Nullable<Text>,
+        requested_execution_date -> Nullable<Date>,
+        instant -> Bool,
+        redirect_url -> Text,
+        debtor_account_id -> Nullable<Text>,
+        approval_url_sealed -> Nullable<Binary>,
+        approval_deadline -> Nullable<Timestamp>,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payment_status_changes (id) {
+        id -> Text,
+        payment_id -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        bank_status -> Nullable<Text>,
+        changed_at -> Timestamp,
     }
 }
 
@@ -373,6 +394,7 @@ diesel::joinable!(balance_continuity -> sync_runs (sync_run_id));
 diesel::joinable!(balance_continuity -> accounts (account_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(payment_status_changes -> payments (payment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -390,6 +412,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     quota_ledger,
     jobs,
     payments,
+    payment_status_changes,
     sca_challenges,
     webhook_endpoints,
     outbox_events,

@@ -51,6 +51,28 @@ pub struct Texts {
     pub other_browser: &'static str,
     /// A form was posted from another site.
     pub cross_site: &'static str,
+    /// Payment page title.
+    pub pay_title: &'static str,
+    /// What the payment page asks.
+    pub pay_intro: &'static str,
+    /// Row label.
+    pub pay_to: &'static str,
+    /// Row label.
+    pub pay_amount: &'static str,
+    /// Row label.
+    pub pay_date: &'static str,
+    /// Row value: as soon as possible.
+    pub pay_now: &'static str,
+    /// Row value suffix for an instant transfer.
+    pub pay_instant: &'static str,
+    /// Row label.
+    pub pay_reference: &'static str,
+    /// Row label.
+    pub pay_from: &'static str,
+    /// Row value: chosen at the bank.
+    pub pay_from_bank: &'static str,
+    /// Button: approve at the bank.
+    pub approve_at: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -79,6 +101,18 @@ const EN: Texts = Texts {
                     in this browser.",
     cross_site: "This form can only be sent from this site's own page.",
     bank_failed: "Your bank did not answer as expected.",
+    pay_title: "Approve a payment",
+    pay_intro: "The app asks you to approve this transfer at your bank. Check it, then \
+                continue: your bank will ask you to authenticate.",
+    pay_to: "To",
+    pay_amount: "Amount",
+    pay_date: "Execution",
+    pay_now: "as soon as possible",
+    pay_instant: "(instant transfer)",
+    pay_reference: "Reference",
+    pay_from: "From",
+    pay_from_bank: "the account you choose at your bank",
+    approve_at: "Approve at",
 };
 
 const FR: Texts = Texts {
@@ -108,6 +142,18 @@ const FR: Texts = Texts {
                     depuis l'application, dans ce navigateur.",
     cross_site: "Ce formulaire ne peut être envoyé que depuis la page de ce site.",
     bank_failed: "Votre banque n'a pas répondu comme prévu.",
+    pay_title: "Valider un paiement",
+    pay_intro: "L'application vous demande de valider ce virement auprès de votre banque. \
+                Vérifiez-le, puis continuez : votre banque vous demandera de vous authentifier.",
+    pay_to: "Bénéficiaire",
+    pay_amount: "Montant",
+    pay_date: "Exécution",
+    pay_now: "dès que possible",
+    pay_instant: "(virement instantané)",
+    pay_reference: "Référence",
+    pay_from: "Compte débité",
+    pay_from_bank: "le compte que vous choisirez auprès de votre banque",
+    approve_at: "Valider chez",
 };
 
 /// The English texts (the demo pages are in English only: they speak to a developer).

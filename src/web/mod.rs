@@ -73,11 +73,16 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Option<web::Data<demo::DemoCli
     cfg.service(journey::connect_page)
         .service(journey::connect_continue)
         .service(journey::callback)
-        .service(journey::consent_submit);
+        .service(journey::consent_submit)
+        .service(journey::pay_page)
+        .service(journey::pay_continue)
+        .service(journey::pay_return);
     let mut pages = vec![
         ("/connect/{token}", "GET, POST"),
         ("/callback", "GET"),
         ("/consent/{token}", "POST"),
+        ("/pay/{token}", "GET, POST"),
+        ("/pay/return/{payment_id}", "GET"),
     ];
     if let Some(demo) = demo {
         demo::routes(cfg, demo);
@@ -85,6 +90,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Option<web::Data<demo::DemoCli
             ("/demo", "GET"),
             ("/demo/connect", "POST"),
             ("/demo/done", "GET"),
+            ("/demo/pay", "POST"),
+            ("/demo/paid", "GET"),
         ]);
     }
     for (path, allow) in pages {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod browser;
 pub mod http_browser;
 pub mod openapi;
+pub mod payments;
 pub mod sandbox;
 pub mod sync;
 
@@ -116,6 +117,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         sandbox_listen: None,
         sandbox_web_listen: None,
         sandbox_token_ttl: std::time::Duration::from_secs(3600),
+        sandbox_external: false,
         client_id: DEV_CLIENT_ID.into(),
         certs: CertPaths {
             qwac_cert: certs.join("qwac.pem"),

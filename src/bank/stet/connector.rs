@@ -223,6 +223,17 @@ impl Connector for StetConnector {
             .then_some(self as &dyn InitiatePayments)
     }
 
+    fn funds(&self) -> Option<&dyn crate::bank::funds::ConfirmFunds> {
+        // The CBPII role, where the bank grants it and its profile lets Passerelle use it.
+        let allowed = self
+            .bank
+            .payments
+            .as_ref()
+            .is_some_and(|p| p.funds_confirmation);
+        (allowed && self.stet.has_scope(Scope::Cbpii))
+            .then_some(self as &dyn crate::bank::funds::ConfirmFunds)
+    }
+
     fn renormalize(&self) -> Option<&dyn Renormalize> {
         Some(self)
     }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod connector;
+pub mod funds;
 pub mod fuzz;
 pub mod map;
 pub mod payments;

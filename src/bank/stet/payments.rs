@@ -11,7 +11,7 @@ use super::wire::pis::{ConfirmationResource, HalPaymentRequest, PaymentRequestRe
 use crate::bank::connector::{Answer, ScaRequest};
 use crate::bank::payments::{InitiatePayments, InitiatedPayment, PaymentError};
 use crate::bank::{BankResponse, FixedToken, PsuContext};
-use crate::model::{BankResourceId, PaymentOrder, PaymentStatus, ScaKind};
+use crate::model::{BankPaymentStatus, BankResourceId, PaymentOrder, ScaKind};
 
 /// The request body for `order`, created in the bank's time zone `tz`.
 pub fn payment_request(
@@ -37,7 +37,7 @@ pub fn payment_request(
         "creditTransferTransaction": [{
             "paymentId": {
                 "instructionId": order.instruction_id,
-                "endToEndId": order.instruction_id
+                "endToEndId": order.end_to_end_id
             },
             "instructedAmount": {
                 "currency": order.amount.currency.as_str(),
@@ -54,15 +54,30 @@ pub fn payment_request(
     if let Some(debtor) = &order.debtor {
         body["debtorAccount"] = json!({"iban": debtor.as_str()});
     }
+    if order.instant {
+        body["paymentTypeInformation"]["localInstrument"] = json!("INST");
+    }
+    if let Some(date) = order.requested_execution_date {
+        // A calendar day at the bank: its midnight, in its own time zone.
+        let at = date
+            .and_hms_opt(0, 0, 0)
+            .and_then(|midnight| midnight.and_local_timezone(tz).earliest())
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string())
+            .ok_or(PaymentError::Unusable("requestedExecutionDate"))?;
+        body["requestedExecutionDate"] = json!(at);
+    }
     serde_json::from_value(body).map_err(PaymentError::Order)
 }
 
-/// The status a payment request answer carries.
-fn status_of(answer: &Option<HalPaymentRequest>) -> Result<PaymentStatus, PaymentError> {
-    answer
-        .as_ref()
-        .and_then(|a| a.payment_request.payment_information_status.as_ref())
-        .and_then(|s| PaymentStatus::from_iso20022(s.as_str()))
+/// The status a payment request answer carries, with its reason.
+fn status_of(answer: &Option<HalPaymentRequest>) -> Result<BankPaymentStatus, PaymentError> {
+    let request = answer.as_ref().map(|a| &a.payment_request);
+    let reason = request
+        .and_then(|r| r.status_reason_information.as_ref())
+        .map(|r| r.as_str());
+    request
+        .and_then(|r| r.payment_information_status.as_ref())
+        .and_then(|s| BankPaymentStatus::from_iso20022(s.as_str(), reason))
         .ok_or(PaymentError::Unusable("paymentInformationStatus"))
 }
 
@@ -102,7 +117,10 @@ impl InitiatePayments for StetConnector {
                     state: None,
                     pkce_verifier: None,
                 }),
-                None => Answer::Done(PaymentStatus::Received),
+                None => Answer::Done(
+                    BankPaymentStatus::from_iso20022("RCVD", None)
+                        .ok_or(PaymentError::Unusable("paymentInformationStatus"))?,
+                ),
             };
             Ok(BankResponse {
                 value: InitiatedPayment {
@@ -119,7 +137,7 @@ impl InitiatePayments for StetConnector {
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>> {
+    ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>> {
         async move {
             let token = self.pisp_token().await?;
             let answer = self.client().get_payment_request(&token, psu, id).await?;
@@ -135,7 +153,7 @@ impl InitiatePayments for StetConnector {
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
-    ) -> LocalBoxFuture<'a, Result<BankResponse<PaymentStatus>, PaymentError>> {
+    ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>> {
         async move {
             let token = self.pisp_token().await?;
             let confirmation = ConfirmationResource::default();

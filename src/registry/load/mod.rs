@@ -228,6 +228,13 @@ pub(crate) fn build(
         }
     }
     let profile = check.section(protocol, &mut raw)?;
+    let payments = match (raw.payments.take(), &profile) {
+        (Some(payments), _) => Some(payments),
+        (None, ProtocolProfile::Stet(stet)) if stet.has_scope(super::Scope::Pisp) => Some(
+            super::PaymentCapabilities::stet_default(stet.has_scope(super::Scope::Cbpii)),
+        ),
+        (None, _) => None,
+    };
     let endpoints = check.endpoints(&raw.endpoints, protocol, raw.sandbox, sandbox_listen)?;
     let maintenance = raw
         .maintenance
@@ -269,6 +276,7 @@ pub(crate) fn build(
         unusable: raw.unusable,
         endpoints,
         maintenance,
+        payments,
         extra_ca_pem,
         source: file.to_owned(),
     })

@@ -94,14 +94,28 @@ impl DemoClient {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<T, CallError> {
-        let bytes = self.call_raw(method, path, body).await?;
+        let bytes = self.call_raw(method, path, body, None).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| CallError::transport(format!("{method} {path}: {e}")))
     }
 
+    /// A `POST` under an `Idempotency-Key` (a payment creation).
+    pub(super) async fn post_once<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<T, CallError> {
+        let bytes = self
+            .call_raw("POST", path, Some(body), Some(idempotency_key))
+            .await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CallError::transport(format!("POST {path}: {e}")))
+    }
+
     /// A call whose answer has no body (`DELETE`).
     pub(super) async fn call_no_content(&self, method: &str, path: &str) -> Result<(), CallError> {
-        self.call_raw(method, path, None).await.map(drop)
+        self.call_raw(method, path, None, None).await.map(drop)
     }
 
     async fn call_raw(
@@ -109,6 +123,7 @@ impl DemoClient {
         method: &str,
         path: &str,
         body: Option<serde_json::Value>,
+        idempotency_key: Option<&str>,
     ) -> Result<bytes::Bytes, CallError> {
         // awc clients are bound to their thread: one per call is simplest for a demo page.
         let client = awc::Client::builder()
@@ -116,12 +131,15 @@ impl DemoClient {
             .finish();
         let method =
             awc::http::Method::from_bytes(method.as_bytes()).map_err(CallError::transport)?;
-        let request = client
+        let mut request = client
             .request(method.clone(), format!("{}{path}", self.api_base))
             .insert_header((
                 "Authorization",
                 format!("Bearer {}", self.api_key.expose_secret()),
             ));
+        if let Some(key) = idempotency_key {
+            request = request.insert_header(("Idempotency-Key", key));
+        }
         let sent = match body {
             Some(body) => request.send_json(&body).await,
             None => request.send().await,

@@ -17,6 +17,7 @@
 mod chart;
 mod client;
 mod events;
+mod pay;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header::LOCATION;
@@ -77,6 +78,7 @@ struct AccountPanel {
 struct DonePage<'a> {
     t: &'a Texts,
     again: String,
+    pay_action: String,
     bank_name: String,
     connection: ApiConnection,
     returned_error: Option<String>,
@@ -266,6 +268,7 @@ pub async fn done(
         &DonePage {
             t,
             again: demo.page_url("demo"),
+            pay_action: demo.page_url("demo/pay"),
             bank_name,
             connection,
             returned_error: query.error,
@@ -353,6 +356,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoClient>) {
         .service(start)
         .service(connect)
         .service(done)
+        .service(pay::pay)
+        .service(pay::paid)
         .service(events::receive);
 }
 

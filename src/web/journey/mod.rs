@@ -11,10 +11,12 @@ pub mod binding;
 mod connect;
 mod consent;
 mod oauth_callback;
+mod payment;
 
 pub use connect::{connect_continue, connect_page};
 pub use consent::consent_submit;
 pub use oauth_callback::callback;
+pub use payment::{pay_continue, pay_page, pay_return};
 
 use actix_web::http::header::LOCATION;
 use actix_web::HttpResponse;

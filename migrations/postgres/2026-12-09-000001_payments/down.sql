@@ -1,0 +1,13 @@
+DROP TABLE payment_status_changes;
+DROP INDEX payments_status;
+DROP INDEX payments_user;
+ALTER TABLE payments DROP COLUMN confirmed_at;
+ALTER TABLE payments DROP COLUMN approval_deadline;
+ALTER TABLE payments DROP COLUMN approval_url_sealed;
+ALTER TABLE payments DROP COLUMN debtor_account_id;
+ALTER TABLE payments DROP COLUMN redirect_url;
+ALTER TABLE payments DROP COLUMN instant;
+ALTER TABLE payments DROP COLUMN requested_execution_date;
+ALTER TABLE payments DROP COLUMN bank_status;
+ALTER TABLE payments DROP COLUMN status_reason;
+ALTER TABLE payments DROP COLUMN instruction_id;
