@@ -50,6 +50,32 @@ async fn settle(app: &TestApp, id: &str, rounds: usize) -> Value {
     last
 }
 
+/// The `payment.status_changed` events written so far: (status, previous status), in order.
+async fn status_events(app: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use passerelle::store::schema::outbox_events;
+    let payloads: Vec<String> = passerelle::store::run(&app.state.pool, |conn| {
+        Ok(outbox_events::table
+            .filter(outbox_events::event_type.eq("payment.status_changed"))
+            .order(outbox_events::seq.asc())
+            .select(outbox_events::payload)
+            .load(conn)?)
+    })
+    .await
+    .unwrap();
+    payloads
+        .iter()
+        .map(|p| {
+            let event: Value = serde_json::from_str(p).unwrap();
+            let data = &event["data"];
+            (
+                data["status"].as_str().unwrap().to_owned(),
+                data["previous_status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[actix_web::test]
 async fn a_payment_is_approved_confirmed_executed_and_seen_after_the_next_sync() {
     for db in TestDb::all() {
@@ -109,6 +135,16 @@ async fn a_payment_is_approved_confirmed_executed_and_seen_after_the_next_sync()
         );
         let (_, list) = api(&app, "GET", "/v1/users/lea/payments", None).await;
         assert_eq!(list["payments"][0]["id"], id.as_str());
+        // Each change announced once, in order.
+        let announced = status_events(&app).await;
+        assert_eq!(
+            announced,
+            [
+                ("awaiting_approval".to_owned(), "initiating".to_owned()),
+                ("pending".to_owned(), "awaiting_approval".to_owned()),
+                ("executed".to_owned(), "pending".to_owned()),
+            ]
+        );
 
         // The debit, after the next sync.
         let w = worker(&app, "sync");
@@ -391,4 +427,43 @@ async fn funds_confirmations_answer_yes_and_no_where_the_bank_offers_them() {
     assert_eq!(code, 422, "{refused}");
     assert_eq!(refused["code"], "unsupported_by_bank");
     assert_eq!(refused["field"], "funds_confirmation");
+}
+
+#[actix_web::test]
+async fn a_payment_never_approved_expires_and_one_cancelled_on_passerelles_page_is_cancelled() {
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let (_, account) = lea(&app, &browser).await;
+
+    let (code, left) = create(&app, "lea", Some("left-alone"), &body(&account, "2.00")).await;
+    assert_eq!(code, 201, "{left}");
+    let id = left["id"].as_str().unwrap();
+    let w = worker(&app, "payments");
+    app.state
+        .clock
+        .advance(Duration::from_secs(31 * 60))
+        .unwrap();
+    w.drain().await.unwrap();
+    let expired = payment(&app, id).await;
+    assert_eq!(expired["status"], "expired", "{expired}");
+    assert_eq!(expired["status_reason"], "not_approved_in_time");
+    // Its link died with the approval window.
+    assert_eq!(
+        browser
+            .get(left["sca"]["url"].as_str().unwrap())
+            .await
+            .status,
+        410
+    );
+
+    let (code, declined) = create(&app, "lea", Some("declined"), &body(&account, "3.00")).await;
+    assert_eq!(code, 201, "{declined}");
+    let url = declined["sca"]["url"].as_str().unwrap();
+    let back = browser.post(url, &[("cancel", "1")]).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert!(back.location.unwrap().contains("status=cancelled"));
+    let cancelled = payment(&app, declined["id"].as_str().unwrap()).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["status_reason"], "cancelled_by_user");
+    assert_eq!(bank_confirmations(&app), 0, "nothing was confirmed");
 }
