@@ -188,11 +188,11 @@ pub fn order_of(row: &PaymentRow, public_url: &Url) -> Result<PaymentOrder, Paym
     let currency = row
         .currency
         .parse()
-        .map_err(|_| PaymentFlowError::NotFound(row.id.clone()))?;
+        .map_err(|_| PaymentFlowError::Unusable("currency"))?;
     let report = |result: &str| {
         public_url
             .join(&format!("pay/return/{}?result={result}", row.id))
-            .map_err(|_| PaymentFlowError::NotFound(row.id.clone()))
+            .map_err(|_| PaymentFlowError::Unusable("report URL"))
     };
     Ok(PaymentOrder {
         instruction_id: row.instruction_id.clone(),
@@ -210,20 +210,20 @@ pub fn order_of(row: &PaymentRow, public_url: &Url) -> Result<PaymentOrder, Paym
     })
 }
 
-/// Sends a fresh intent to its bank, once, and records the answer. `Ok(None)`: nothing reached
-/// the bank, and the intent was dropped (the key may be used again); the error says why.
+/// Sends a fresh intent to its bank, once, and records the answer: the payment as it now
+/// stands (`awaiting_approval`, or `rejected` / `expired` when the creation failed at or after
+/// the bank). An error means nothing reached the bank: the intent was dropped, so the key may
+/// be used again (or, for a database failure after the call, the sweep expires it).
 pub async fn send(
     ctx: &SyncContext,
     connectors: &Connectors,
     payment: PaymentRow,
     psu: Option<&PsuContext>,
-) -> Result<PaymentRow, (PaymentFlowError, bool)> {
-    let order = order_of(&payment, &ctx.config.public_url).map_err(|e| (e, false))?;
-    let connector = connectors
-        .get(&payment.bank_id)
-        .map_err(|e| (e.into(), false))?;
+) -> Result<PaymentRow, PaymentFlowError> {
+    let order = order_of(&payment, &ctx.config.public_url)?;
+    let connector = connectors.get(&payment.bank_id)?;
     let Some(api) = connector.payments() else {
-        return Err((PaymentFlowError::NoPayments(payment.bank_id.clone()), false));
+        return Err(PaymentFlowError::NoPayments(payment.bank_id.clone()));
     };
     let answer = api.initiate(psu, &order).await;
     let now = ctx.clock.stored_now();
@@ -231,11 +231,9 @@ pub async fn send(
         Ok(created) => {
             let approval = match &created.value.next {
                 Answer::Sca(sca) => match &sca.kind {
-                    ScaKind::Redirect { url: Some(url) } => Some(
-                        ctx.keyring
-                            .seal_str(url, payment.id.as_bytes())
-                            .map_err(|e| (e.into(), true))?,
-                    ),
+                    ScaKind::Redirect { url: Some(url) } => {
+                        Some(ctx.keyring.seal_str(url, payment.id.as_bytes())?)
+                    }
                     _ => None,
                 },
                 Answer::Done(_) => None,
@@ -269,8 +267,7 @@ pub async fn send(
                     },
                 )?)
             })
-            .await
-            .map_err(|e| (e.into(), true))?;
+            .await?;
             Ok(row)
         }
         Err(error) => match failure_outcome(&error) {
@@ -283,7 +280,7 @@ pub async fn send(
                 if let Err(e) = dropped {
                     tracing::error!(error = %e, "an unsent payment intent could not be dropped");
                 }
-                Err((error.into(), false))
+                Err(error.into())
             }
             Some((status, why)) => {
                 tracing::warn!(payment = %payment.id, error = %error, status = status.as_str(), "payment creation failed");
@@ -297,8 +294,7 @@ pub async fn send(
                     record::change(conn, &payment, &change, now)?;
                     Ok(payments::find(conn, &payment.id)?.unwrap_or(payment))
                 })
-                .await
-                .map_err(|e| (e.into(), true))?;
+                .await?;
                 Ok(row)
             }
         },

@@ -57,6 +57,9 @@ pub enum PaymentFlowError {
     /// The payment is gone.
     #[error("payment {0} not found")]
     NotFound(String),
+    /// A stored payment cannot be expressed as an order (its currency, its report URL).
+    #[error("the stored payment has no usable {0}")]
+    Unusable(&'static str),
 }
 
 impl From<diesel::result::Error> for PaymentFlowError {

@@ -272,8 +272,8 @@ pub async fn create(
             // The TPP's own call (client credentials): the user is not at the bank yet.
             match send(&ctx, &connectors, row, None).await {
                 Ok(row) => row,
-                Err((PaymentFlowError::Bank(e), _)) => return Err(ApiError::Bank(e.to_string())),
-                Err((e, _)) => return Err(ApiError::Internal(Box::new(e))),
+                Err(PaymentFlowError::Bank(e)) => return Err(ApiError::Bank(e.to_string())),
+                Err(e) => return Err(ApiError::Internal(Box::new(e))),
             }
         }
     };

@@ -14,15 +14,15 @@ use super::binding::{browser_hash, same_origin, BrowserBinding};
 use super::see_other;
 use crate::bank::Connectors;
 use crate::connect::psu;
-use crate::model::{PaymentStatus, ScaStatus};
+use crate::model::{Currency, Money, PaymentStatus, ScaStatus};
 use crate::payments::approval::{self, ReturnRefused};
 use crate::payments::progress::follow;
 use crate::payments::reason;
 use crate::payments::record::{self, status_of};
 use crate::state::AppState;
+use crate::store;
 use crate::store::models::PaymentRow;
 use crate::store::payments::StatusChange;
-use crate::store::{self, StoreError};
 use crate::sync::service::SyncContext;
 use crate::web::i18n::{texts, Texts};
 use crate::web::{error_page, render};
@@ -42,17 +42,17 @@ struct PayPage<'a> {
     action: String,
 }
 
-/// `12.50 EUR` (French: `12,50 EUR`).
+/// `12.50 EUR` (French: `12,50 EUR`), with the currency's own decimals.
 fn amount_text(payment: &PaymentRow, t: &Texts) -> String {
-    let digits = 2;
-    let minor = payment.amount_minor;
-    let text = format!("{}.{:0width$}", minor / 100, minor % 100, width = digits);
-    let text = if t.lang == "fr" {
+    let text = match payment.currency.parse::<Currency>() {
+        Ok(currency) => Money::from_minor(payment.amount_minor, currency).to_string(),
+        Err(_) => format!("{} {}", payment.amount_minor, payment.currency),
+    };
+    if t.lang == "fr" {
         text.replace('.', ",")
     } else {
         text
-    };
-    format!("{text} {}", payment.currency)
+    }
 }
 
 /// `GET /pay/{token}`: what the user is asked to approve.
@@ -242,9 +242,7 @@ pub async fn pay_return(
             .await
             {
                 Ok(Some(p)) => p,
-                Ok(None) | Err(StoreError::Query(_)) | Err(_) => {
-                    return error_page(StatusCode::BAD_GATEWAY, t, t.bank_failed)
-                }
+                _ => return error_page(StatusCode::BAD_GATEWAY, t, t.bank_failed),
             }
         }
     };
