@@ -227,23 +227,34 @@ pub async fn to_bank(browser: &HttpBrowser, connect_url: &str) -> String {
 /// Logs in at the sandbox as `persona` (SMS code 12345678) and returns where the bank sends the
 /// browser.
 pub async fn bank_login(browser: &HttpBrowser, authorize_url: &str, persona: &str) -> String {
-    let login = browser.get(authorize_url).await;
+    let action = authorize_url.split('?').next().unwrap().to_owned();
+    sandbox_login(browser, authorize_url, &action, persona).await
+}
+
+/// Opens the sandbox's login page at `page_url`, logs in as `persona` and enters the SMS code
+/// (12345678) through the form at `action`; returns where the bank sends the browser.
+pub async fn sandbox_login(
+    browser: &HttpBrowser,
+    page_url: &str,
+    action: &str,
+    persona: &str,
+) -> String {
+    let login = browser.get(page_url).await;
     assert_eq!(login.status, 200, "{}", login.body);
     let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
-    let action = authorize_url.split('?').next().unwrap().to_owned();
     let form = [
         ("session", session.as_str()),
         ("action", "login"),
         ("psu_id", persona),
     ];
-    let otp = browser.post(&action, &form).await;
+    let otp = browser.post(action, &form).await;
     assert_eq!(otp.status, 200, "{}", otp.body);
     let form = [
         ("session", session.as_str()),
         ("action", "otp"),
         ("otp", "12345678"),
     ];
-    let done = browser.post(&action, &form).await;
+    let done = browser.post(action, &form).await;
     assert_eq!(done.status, 302, "{}", done.body);
     done.location.unwrap()
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::http_browser::{api, between, HttpBrowser, Page};
+use super::http_browser::{api, between, sandbox_login, HttpBrowser, Page};
 use super::TestApp;
 
 /// A creditor in a SEPA country with a valid IBAN.
@@ -82,25 +82,7 @@ pub async fn to_bank(browser: &HttpBrowser, pay_url: &str) -> String {
 /// Approves at the sandbox bank as `persona` (login, then the SMS code); returns where the
 /// bank sends the browser (Passerelle's report URL).
 pub async fn approve(browser: &HttpBrowser, approval: &str, persona: &str) -> String {
-    let page = browser.get(approval).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let session = between(&page.body, "name=\"session\" value=\"", "\"").to_owned();
-    let action = login_action(approval);
-    let form = [
-        ("session", session.as_str()),
-        ("action", "login"),
-        ("psu_id", persona),
-    ];
-    let otp = browser.post(&action, &form).await;
-    assert_eq!(otp.status, 200, "{}", otp.body);
-    let form = [
-        ("session", session.as_str()),
-        ("action", "otp"),
-        ("otp", "12345678"),
-    ];
-    let done = browser.post(&action, &form).await;
-    assert_eq!(done.status, 302, "{}", done.body);
-    done.location.unwrap()
+    sandbox_login(browser, approval, &login_action(approval), persona).await
 }
 
 /// Presses "Annuler" on the bank's approval page; returns the bank's redirect.

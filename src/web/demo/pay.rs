@@ -3,7 +3,6 @@
 //! through the real journey (Passerelle's page, then the bank's), and followed on
 //! `/demo/paid` until its final status (the page reloads itself until then).
 
-use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -14,6 +13,7 @@ use super::{cookie_user, internal};
 use crate::state::AppState;
 use crate::web::i18n::{english, Texts};
 use crate::web::journey::binding::same_origin;
+use crate::web::journey::see_other;
 use crate::web::{error_page, render};
 
 /// Who the demo pays: a fictive shop with a valid French IBAN.
@@ -67,15 +67,6 @@ struct PaidPage<'a> {
     payment: ApiPayment,
     is_final: bool,
     back: String,
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther()
-        .insert_header((LOCATION, to))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish();
-    crate::web::page_headers(&mut response);
-    response
 }
 
 /// `POST /demo/pay`: creates the payment through the API and sends the browser to its

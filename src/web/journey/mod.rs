@@ -26,7 +26,8 @@ use crate::connect::failure::{record_failure, JourneyError};
 use crate::state::AppState;
 use crate::store::models::ConnectionRow;
 
-fn see_other(to: &str) -> HttpResponse {
+/// A 303 to `to`, never cached, with the pages' security headers.
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     let mut response = HttpResponse::SeeOther()
         .insert_header((LOCATION, to))
         .insert_header(("Cache-Control", "no-store"))
