@@ -247,7 +247,11 @@ async fn created_and_approved(
         "the PSU approves on the pages listener: {approval}"
     );
     let back = sbx.approve(BCP, &approval, persona).await;
-    assert_eq!(back, "https://tpp.example/payments/ok");
+    // The user's authorization code rides on the report URL (for the `o-confirmation`).
+    assert!(
+        back.starts_with("https://tpp.example/payments/ok?code="),
+        "{back}"
+    );
     BankResourceId(id)
 }
 

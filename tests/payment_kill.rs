@@ -1,8 +1,10 @@
 //! Never twice, with `kill -9`: a `passerelle serve` killed between the bank's 201 and the
-//! database write leaves an intent that expires (never sent again, never executed); a
-//! `passerelle worker` killed between the bank's acceptance of the confirmation and its record
-//! leaves exactly one executed payment at the bank, confirmed once. The sandbox holds the
-//! answer of the aimed call after doing its work, so the kill lands exactly there.
+//! database write leaves an intent that expires (never sent again, never executed); a process
+//! killed between the bank's acceptance of the confirmation and its record leaves exactly one
+//! executed payment at the bank, confirmed once: a `serve` answering the user's return
+//! (`o-confirmation`, sandbox BCP) and a `worker` polling (`confirmation`, sandbox Caisse
+//! d'Epargne). The sandbox holds the answer of the aimed call after doing its work, so the kill
+//! lands exactly there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -45,6 +47,43 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// A second `passerelle serve` on the app's database, keys, clock and public URL, using the
+/// test's sandbox (started by none): its child process and base URL, once ready.
+async fn serve_beside(app: &TestApp) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let served = Child(
+        cli(app)
+            .arg("serve")
+            .env("PASSERELLE_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "PASSERELLE_PUBLIC_URL",
+                app.state.config.public_url.as_str(),
+            )
+            .env("PASSERELLE_WORKERS", "0")
+            .env("PASSERELLE_SANDBOX_EXTERNAL", "true")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        let ready = awc::Client::default()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            return (served, base);
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the second server never got ready");
+}
+
 #[actix_web::test]
 async fn a_server_killed_between_the_banks_201_and_the_write_leaves_an_intent_that_expires() {
     for db in TestDb::all() {
@@ -54,42 +93,7 @@ async fn a_server_killed_between_the_banks_201_and_the_write_leaves_an_intent_th
         let (account, _) = debtor_account(&app, "lea").await;
         let sandbox = app.sandbox.as_ref().unwrap();
 
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut served = Child(
-            cli(&app)
-                .arg("serve")
-                .env("PASSERELLE_LISTEN", format!("127.0.0.1:{port}"))
-                .env(
-                    "PASSERELLE_PUBLIC_URL",
-                    app.state.config.public_url.as_str(),
-                )
-                .env("PASSERELLE_WORKERS", "0")
-                .env("PASSERELLE_SANDBOX_EXTERNAL", "true")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let other = format!("http://127.0.0.1:{port}");
-        let ready = || async {
-            awc::Client::default()
-                .get(format!("{other}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        };
-        let mut up = false;
-        for _ in 0..400 {
-            if ready().await {
-                up = true;
-                break;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(up, "the second server is ready");
+        let (mut served, other) = serve_beside(&app).await;
 
         // The bank creates the payment, then holds its 201.
         sandbox.faults.set(hold("/payment-requests"));
@@ -148,16 +152,29 @@ async fn a_worker_killed_between_the_confirmation_and_its_record_leaves_one_exec
     for db in TestDb::all() {
         let app = TestApp::spawn_sharing_clock(db).await;
         let browser = HttpBrowser::new(&app);
-        connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
-        let (account, _) = debtor_account(&app, "lea").await;
+        // Caisse d'Epargne (sandbox) takes the TPP's `confirmation`: the poll job sends it.
+        connect(
+            &app,
+            &browser,
+            "georges",
+            "sandbox-caisse-epargne",
+            "GEORGES",
+        )
+        .await;
+        let (account, _) = debtor_account(&app, "georges").await;
         let sandbox = app.sandbox.as_ref().unwrap();
-        let (code, created) =
-            create(&app, "lea", Some("confirm-kill"), &body(&account, "12.50")).await;
+        let (code, created) = create(
+            &app,
+            "georges",
+            Some("confirm-kill"),
+            &body(&account, "12.50"),
+        )
+        .await;
         assert_eq!(code, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
         // Approved at the bank; the browser never comes back, so the poll job confirms.
         let approval = to_bank(&browser, created["sca"]["url"].as_str().unwrap()).await;
-        approve(&browser, &approval, "LEA").await;
+        approve(&browser, &approval, "GEORGES").await;
 
         sandbox.faults.set(hold("/confirmation"));
         app.state.clock.advance(Duration::from_secs(10)).unwrap();
@@ -187,6 +204,70 @@ async fn a_worker_killed_between_the_confirmation_and_its_record_leaves_one_exec
         for _ in 0..5 {
             w.drain().await.unwrap();
             app.state.clock.advance(Duration::from_secs(30)).unwrap();
+        }
+        let (_, done) = api(&app, "GET", &format!("/v1/payments/{id}"), None).await;
+        assert_eq!(done["status"], "executed", "{done}");
+        assert_eq!(bank_confirmations(&app), 1, "confirmed once");
+        let statuses: Vec<&str> = sandbox.payments().iter().map(|(_, s)| *s).collect();
+        assert_eq!(
+            statuses,
+            ["ACSC"],
+            "exactly one executed payment at the bank"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_server_killed_between_the_o_confirmation_and_its_record_leaves_one_executed_payment() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn_sharing_clock(db).await;
+        let browser = HttpBrowser::new(&app);
+        connect(&app, &browser, "lea", "sandbox-bcp", "LEA").await;
+        let (account, _) = debtor_account(&app, "lea").await;
+        let sandbox = app.sandbox.as_ref().unwrap();
+        let (code, created) = create(
+            &app,
+            "lea",
+            Some("o-confirm-kill"),
+            &body(&account, "12.50"),
+        )
+        .await;
+        assert_eq!(code, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let approval = to_bank(&browser, created["sca"]["url"].as_str().unwrap()).await;
+        let report = approve(&browser, &approval, "LEA").await;
+        assert!(
+            report.contains("code="),
+            "the user's code rides on the report URL"
+        );
+
+        // The return lands on the second server, which confirms, and the bank holds its answer.
+        let (mut served, other) = serve_beside(&app).await;
+        sandbox.faults.set(hold("/o-confirmation"));
+        let path = report.split_once("/pay/").unwrap().1.to_owned();
+        let returning = browser.clone();
+        actix_web::rt::spawn(async move {
+            returning.get(&format!("{other}/pay/{path}")).await;
+        });
+        wait_for("the bank to accept the o-confirmation", || {
+            sandbox.payments().iter().any(|(_, s)| *s == "ACSP")
+        })
+        .await;
+        served.0.kill().unwrap();
+        served.0.wait().unwrap();
+        sandbox.faults.clear();
+        let (_, seen) = api(&app, "GET", &format!("/v1/payments/{id}"), None).await;
+        assert_eq!(
+            seen["status"], "awaiting_approval",
+            "the record never came: {seen}"
+        );
+
+        // The poll job reads ACSP: no second confirmation (it has no user token anyway), and
+        // the payment executes once.
+        let w = worker(&app, "after-the-kill");
+        for _ in 0..5 {
+            app.state.clock.advance(Duration::from_secs(30)).unwrap();
+            w.drain().await.unwrap();
         }
         let (_, done) = api(&app, "GET", &format!("/v1/payments/{id}"), None).await;
         assert_eq!(done["status"], "executed", "{done}");

@@ -435,6 +435,13 @@ async fn a_payment_never_approved_expires_and_one_cancelled_on_passerelles_page_
     let browser = HttpBrowser::new(&app);
     let (_, account) = lea(&app, &browser).await;
 
+    // Approved at the bank, but the user never comes back: the sandbox BCP confirms with the
+    // user's own token (`o-confirmation`), which only the return brings, so it never executes.
+    let (code, unreturned) = create(&app, "lea", Some("no-return"), &body(&account, "4.00")).await;
+    assert_eq!(code, 201, "{unreturned}");
+    let approval = to_bank(&browser, unreturned["sca"]["url"].as_str().unwrap()).await;
+    approve(&browser, &approval, "LEA").await;
+
     let (code, left) = create(&app, "lea", Some("left-alone"), &body(&account, "2.00")).await;
     assert_eq!(code, 201, "{left}");
     let id = left["id"].as_str().unwrap();
@@ -447,6 +454,10 @@ async fn a_payment_never_approved_expires_and_one_cancelled_on_passerelles_page_
     let expired = payment(&app, id).await;
     assert_eq!(expired["status"], "expired", "{expired}");
     assert_eq!(expired["status_reason"], "not_approved_in_time");
+    let unconfirmed = payment(&app, unreturned["id"].as_str().unwrap()).await;
+    assert_eq!(unconfirmed["status"], "expired", "{unconfirmed}");
+    assert_eq!(unconfirmed["status_reason"], "not_confirmed_in_time");
+    assert_eq!(unconfirmed["bank_status"], "ACCP");
     // Its link died with the approval window.
     assert_eq!(
         browser

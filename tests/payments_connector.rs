@@ -69,17 +69,21 @@ async fn a_payment_is_initiated_approved_confirmed_and_settles_through_the_bound
     assert_eq!(before.value.code, "RCVD");
 
     let back = sbx.approve(BCP, &approval, "LEA").await;
-    assert_eq!(back, "https://tpp.example/payments/ok");
+    // The user's authorization code rides on the report URL (for the `o-confirmation`).
+    assert!(
+        back.starts_with("https://tpp.example/payments/ok?code="),
+        "{back}"
+    );
     let approved = payments.status(None, &id).await.unwrap();
     assert_eq!(approved.value.status, PaymentStatus::Approved);
     assert!(approved.value.awaits_confirmation, "ACCP: the bank waits");
 
-    let confirmed = payments.confirm(None, &id).await.unwrap();
+    let confirmed = payments.confirm(None, &id, None).await.unwrap();
     assert_eq!(confirmed.value.status, PaymentStatus::Pending);
     assert_eq!(confirmed.value.code, "ACSP");
     assert!(!confirmed.value.awaits_confirmation);
     // A second confirmation is the bank's 409, typed, not a status.
-    let again = payments.confirm(None, &id).await.unwrap_err();
+    let again = payments.confirm(None, &id, None).await.unwrap_err();
     assert!(
         matches!(&again, PaymentError::Bank(e) if matches!(e.kind, BankErrorKind::Rejected { status: 409, .. })),
         "{again}"

@@ -89,8 +89,11 @@ pub struct BankPayments {
     future_dated: bool,
     /// The user may choose the debited account at the bank (the app may leave it out).
     debtor_choice: bool,
-    /// The bank executes only after Passerelle confirms the user's approval.
-    confirmation_required: bool,
+    /// How the bank waits for Passerelle's confirmation of the user's approval: `none`,
+    /// `confirmation` (the TPP's token) or `o-confirmation` (the user's token, from the
+    /// approval's return).
+    #[schema(example = "o-confirmation")]
+    confirmation: String,
     /// Funds confirmations (`POST /v1/accounts/{id}/funds-confirmations`).
     funds_confirmation: bool,
 }

@@ -6,7 +6,7 @@
 use futures_util::future::LocalBoxFuture;
 
 use super::connector::Answer;
-use super::{BankError, BankResponse, PsuContext};
+use super::{BankError, BankResponse, PsuContext, TokenSource};
 use crate::model::{BankPaymentStatus, BankResourceId, PaymentOrder};
 use crate::oauth::OAuthError;
 
@@ -52,10 +52,12 @@ pub trait InitiatePayments {
         id: &'a BankResourceId,
     ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>>;
 
-    /// Confirms a payment the user authorised, so the provider executes it.
+    /// Confirms a payment the user authorised, so the provider executes it: with the user's
+    /// own token when given (STET `o-confirmation`), else with the TPP's (`confirmation`).
     fn confirm<'a>(
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
+        user_token: Option<&'a dyn TokenSource>,
     ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>>;
 }

@@ -282,7 +282,8 @@ impl Worker {
     /// until a final status. A failure is retried with the backoff; the status is read again
     /// before any confirmation, so a retry never confirms twice.
     async fn poll_payment(&self, payment_id: &str) -> Settle {
-        match crate::payments::progress::follow(&self.ctx, &self.connectors, payment_id, None).await
+        match crate::payments::progress::follow(&self.ctx, &self.connectors, payment_id, None, None)
+            .await
         {
             Ok((_, Next::Done)) => Settle::Done,
             // Not final: the same job comes back then, its attempts untouched.

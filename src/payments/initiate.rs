@@ -183,17 +183,26 @@ fn failure_outcome(error: &PaymentError) -> Option<(PaymentStatus, &'static str)
     }
 }
 
+/// Where the bank sends the user back after the approval (`success`) or its failure: also the
+/// `redirect_uri` of the code a bank sends there for its `o-confirmation`.
+pub fn report_url(
+    public_url: &Url,
+    payment_id: &str,
+    success: bool,
+) -> Result<Url, PaymentFlowError> {
+    let result = if success { "ok" } else { "ko" };
+    public_url
+        .join(&format!("pay/return/{payment_id}?result={result}"))
+        .map_err(|_| PaymentFlowError::Unusable("report URL"))
+}
+
 /// The order a payment row asks the bank for, with Passerelle's report URLs.
 pub fn order_of(row: &PaymentRow, public_url: &Url) -> Result<PaymentOrder, PaymentFlowError> {
     let currency = row
         .currency
         .parse()
         .map_err(|_| PaymentFlowError::Unusable("currency"))?;
-    let report = |result: &str| {
-        public_url
-            .join(&format!("pay/return/{}?result={result}", row.id))
-            .map_err(|_| PaymentFlowError::Unusable("report URL"))
-    };
+    let report = |success: bool| report_url(public_url, &row.id, success);
     Ok(PaymentOrder {
         instruction_id: row.instruction_id.clone(),
         end_to_end_id: row.end_to_end_id.clone(),
@@ -205,8 +214,8 @@ pub fn order_of(row: &PaymentRow, public_url: &Url) -> Result<PaymentOrder, Paym
         created_at: row.created_at.and_utc(),
         requested_execution_date: row.requested_execution_date,
         instant: row.instant,
-        return_ok: report("ok")?,
-        return_ko: report("ko")?,
+        return_ok: report(true)?,
+        return_ko: report(false)?,
     })
 }
 

@@ -32,6 +32,9 @@ pub mod reason {
     pub const REFUSED_BY_BANK: &str = "refused_by_bank";
     /// The user did not approve before the deadline.
     pub const NOT_APPROVED_IN_TIME: &str = "not_approved_in_time";
+    /// The user approved, but never came back from the bank with what the bank's confirmation
+    /// needs (their own token) before the deadline: the bank waits for it, so it never executes.
+    pub const NOT_CONFIRMED_IN_TIME: &str = "not_confirmed_in_time";
     /// The user cancelled on Passerelle's page, before going to the bank.
     pub const CANCELLED_BY_USER: &str = "cancelled_by_user";
 }

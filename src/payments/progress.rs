@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{self, status_of};
 use super::{reason, PaymentFlowError};
-use crate::bank::{BankErrorKind, Connectors, PaymentError, PsuContext};
+use crate::bank::{BankErrorKind, Connectors, PaymentError, PsuContext, TokenSource};
 use crate::model::{BankPaymentStatus, BankResourceId, JobKind, PaymentStatus};
+use crate::registry::Confirmation;
 use crate::store::models::{JobRow, PaymentRow};
 use crate::store::payments::{self, StatusChange};
 use crate::store::{self, jobs, DbConnection};
@@ -63,13 +64,16 @@ pub enum Next {
     At(NaiveDateTime),
 }
 
-/// Reads the payment's status at the bank, confirms it if the bank waits for that, records what
-/// changed. `psu` is the user's context when they are present (their return from the bank).
+/// Reads the payment's status at the bank, confirms it if the bank waits for that and the
+/// bank's way of confirming is open here, records what changed. `psu` is the user's context and
+/// `user_token` the token of their own grant, when they are back from the bank (a bank that
+/// confirms with `o-confirmation` needs it; the status poll has none).
 pub async fn follow(
     ctx: &SyncContext,
     connectors: &Connectors,
     payment_id: &str,
     psu: Option<&PsuContext>,
+    user_token: Option<&dyn TokenSource>,
 ) -> Result<(PaymentRow, Next), PaymentFlowError> {
     let id = payment_id.to_owned();
     let payment = store::run(&ctx.pool, move |conn| Ok(payments::find(conn, &id)?))
@@ -83,19 +87,24 @@ pub async fn follow(
         return Ok((payment, Next::Done));
     }
     let connector = connectors.get(&payment.bank_id)?;
-    let confirmation_required = connector
+    let mode = connector
         .bank()
         .payments
         .as_ref()
-        .is_some_and(|p| p.confirmation_required);
+        .map_or(Confirmation::None, |p| p.confirmation);
     let api = connector
         .payments()
         .ok_or_else(|| PaymentFlowError::NoPayments(payment.bank_id.clone()))?;
     let bank_ref = BankResourceId(bank_id);
     let mut seen = api.status(psu, &bank_ref).await?.value;
     let may_confirm = current != PaymentStatus::Expired && current != PaymentStatus::Initiating;
-    if seen.awaits_confirmation && confirmation_required && may_confirm {
-        seen = match api.confirm(psu, &bank_ref).await {
+    let token = match mode {
+        Confirmation::None => None,
+        Confirmation::Client => Some(None),
+        Confirmation::Psu => user_token.map(Some),
+    };
+    if let (true, true, Some(token)) = (seen.awaits_confirmation, may_confirm, token) {
+        seen = match api.confirm(psu, &bank_ref, token).await {
             Ok(answer) => {
                 let (id, now) = (payment.id.clone(), ctx.clock.stored_now());
                 store::run(&ctx.pool, move |conn| {
@@ -114,7 +123,9 @@ pub async fn follow(
         };
     }
     let now = ctx.clock.stored_now();
-    let payment = apply(ctx, payment, &seen, now).await?;
+    // Only the user's return could confirm it, and the approval window has closed.
+    let unconfirmable = seen.awaits_confirmation && mode == Confirmation::Psu;
+    let payment = apply(ctx, payment, &seen, unconfirmable, now).await?;
     let status = status_of(&payment);
     let next = if status.is_final() {
         Next::Done
@@ -129,6 +140,7 @@ fn target(
     payment: &PaymentRow,
     current: PaymentStatus,
     seen: &BankPaymentStatus,
+    unconfirmable: bool,
     now: NaiveDateTime,
 ) -> Option<(PaymentStatus, Option<String>)> {
     let late = payment.approval_deadline.is_some_and(|d| now > d);
@@ -136,6 +148,10 @@ fn target(
         PaymentStatus::AwaitingApproval if late => (
             PaymentStatus::Expired,
             Some(reason::NOT_APPROVED_IN_TIME.to_owned()),
+        ),
+        PaymentStatus::Approved if late && unconfirmable => (
+            PaymentStatus::Expired,
+            Some(reason::NOT_CONFIRMED_IN_TIME.to_owned()),
         ),
         status => (status, seen.reason.clone()),
     };
@@ -156,10 +172,11 @@ async fn apply(
     ctx: &SyncContext,
     payment: PaymentRow,
     seen: &BankPaymentStatus,
+    unconfirmable: bool,
     now: NaiveDateTime,
 ) -> Result<PaymentRow, PaymentFlowError> {
     let current = status_of(&payment);
-    let moved = target(&payment, current, seen, now);
+    let moved = target(&payment, current, seen, unconfirmable, now);
     let seen = seen.clone();
     let row = store::run(&ctx.pool, move |conn| {
         match &moved {

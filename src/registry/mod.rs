@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use error::RegistryError;
-pub use payments::PaymentCapabilities;
+pub use payments::{Confirmation, PaymentCapabilities};
 
 /// Where the built-in sandbox bank listens: its API `host:port` (mutual TLS) replaces
 /// `{sandbox}`, its browser-pages `host:port` replaces `{sandbox_web}` in sandbox profiles.

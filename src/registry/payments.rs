@@ -22,12 +22,31 @@ pub struct PaymentCapabilities {
     /// The user may pick the debited account at the bank, so the app may leave it out.
     #[serde(default = "yes")]
     pub debtor_choice: bool,
-    /// After the user's approval the bank waits for Passerelle's confirmation before executing.
-    #[serde(default = "yes")]
-    pub confirmation_required: bool,
+    /// How the bank waits for Passerelle's confirmation of the user's approval before it
+    /// executes.
+    #[serde(default)]
+    pub confirmation: Confirmation,
     /// Funds confirmations (CBPII) on the user's accounts.
     #[serde(default)]
     pub funds_confirmation: bool,
+}
+
+/// How a bank wants a payment the user approved confirmed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Confirmation {
+    /// It executes on the user's approval alone.
+    #[serde(rename = "none")]
+    None,
+    /// `POST /payment-requests/{id}/confirmation` with the TPP's client-credentials token
+    /// (STET 1.4.2): Passerelle may confirm without the user, from the status poll.
+    #[serde(rename = "confirmation")]
+    Client,
+    /// `POST /payment-requests/{id}/o-confirmation` with the token of the user's own
+    /// authorization-code grant (the code comes back on the approval's report URL): only while
+    /// the user comes back from the bank. BPCE's only confirmation (89C3 portal).
+    #[default]
+    #[serde(rename = "o-confirmation")]
+    Psu,
 }
 
 fn euro_only() -> Vec<String> {
@@ -41,14 +60,15 @@ fn yes() -> bool {
 impl PaymentCapabilities {
     /// What a STET 1.4.2 bank of the BPCE group does when its profile says nothing more: EUR
     /// SEPA credit transfers, future-dated allowed, the debtor chosen at the bank, confirmed
-    /// after the approval; no SCT Inst; funds confirmations where it grants `cbpii`.
+    /// with `o-confirmation` after the approval; no SCT Inst; funds confirmations where it
+    /// grants `cbpii`.
     pub fn stet_default(cbpii: bool) -> Self {
         Self {
             currencies: euro_only(),
             instant: false,
             future_dated: true,
             debtor_choice: true,
-            confirmation_required: true,
+            confirmation: Confirmation::Psu,
             funds_confirmation: cbpii,
         }
     }

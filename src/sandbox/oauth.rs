@@ -348,6 +348,35 @@ fn complete(
     }
 }
 
+/// Issues a single-use authorization code for `psu` at `bank`, to be exchanged with
+/// `redirect_uri` by `client_id`: the user's own grant, as the OAuth page issues it, and as a
+/// payment approval does for the TPP's `o-confirmation`.
+pub fn issue_code(
+    inner: &mut Inner,
+    bank: &str,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: Scopes,
+    psu: &str,
+    now: DateTime<Utc>,
+) -> String {
+    let code = random_token(24);
+    inner.codes.retain(|_, c| now - c.sca_at < CODE_TTL);
+    inner.codes.insert(
+        code.clone(),
+        AuthCode {
+            bank: bank.to_owned(),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            scope,
+            psu: psu.to_owned(),
+            sca_at: now,
+            code_challenge: None,
+        },
+    );
+    code
+}
+
 /// A 302 to `base` with `pairs` and `state` appended to its query.
 pub fn redirect_with(base: &str, pairs: &[(&str, &str)], state: Option<&str>) -> HttpResponse {
     let Ok(mut url) = Url::parse(base) else {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::error::StetError;
 use super::history::{Generated, History, Kind};
 use super::money::{parse_minor, splitmix64};
-use super::oauth::{redirect_with, LoginSession, Purpose, Scope};
+use super::oauth::{issue_code, redirect_with, LoginSession, Purpose, Scope, Scopes};
 use super::pages;
 use super::personas::{self, AccountSpec};
 use super::state::{Inner, SandboxState};
@@ -29,6 +29,8 @@ pub const EXECUTION_DELAY: Duration = Duration::seconds(5);
 pub struct Payment {
     /// The bank it was sent to.
     pub bank: String,
+    /// The TPP that sent it (the code of the approval is for it).
+    pub client_id: String,
     /// The request as sent, echoed back.
     pub request: Value,
     /// `paymentInformationStatus`.
@@ -97,6 +99,7 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let payment = Payment {
         bank: call.bank.clone(),
+        client_id: state.client_id.clone(),
         debtor_iban: str_at(&request, &["debtorAccount", "iban"]).map(str::to_owned),
         request,
         status: "RCVD",
@@ -185,7 +188,7 @@ pub fn on_approved(
     id: &str,
     bank: &str,
     psu: &str,
-    _now: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> HttpResponse {
     let Some(payment) = inner.payments.get_mut(id) else {
         return pages::error(StatusCode::NOT_FOUND, "Unknown payment request");
@@ -206,7 +209,22 @@ pub fn on_approved(
         }
     }
     let success = payment.status == "ACCP";
-    match report_url(payment, success) {
+    let (client_id, report) = (payment.client_id.clone(), report_url(payment, success));
+    match report {
+        // An approval is the PSU's own OAuth grant (REDIRECT approach): the code on the report
+        // URL gives the TPP the token its `o-confirmation` needs.
+        Some(url) if success => {
+            let code = issue_code(
+                inner,
+                bank,
+                &client_id,
+                &url,
+                Scopes::only(Scope::Pisp),
+                psu,
+                now,
+            );
+            redirect_with(&url, &[("code", &code)], None)
+        }
         Some(url) => redirect_with(&url, &[], None),
         None => pages::error(StatusCode::OK, "Payment handled"),
     }

@@ -109,7 +109,7 @@ pub fn bank_creations(app: &TestApp) -> usize {
         .count()
 }
 
-/// The bank's confirmations the sandbox received.
+/// The confirmations the sandbox received (`/confirmation` and `/o-confirmation`).
 pub fn bank_confirmations(app: &TestApp) -> usize {
     app.sandbox
         .as_ref()
@@ -117,6 +117,7 @@ pub fn bank_confirmations(app: &TestApp) -> usize {
         .faults
         .seen()
         .iter()
-        .filter(|c| c.method == "POST" && c.path.ends_with("/confirmation"))
+        .filter(|c| c.method == "POST" && c.path.ends_with("confirmation"))
+        .filter(|c| c.path.contains("/payment-requests/"))
         .count()
 }

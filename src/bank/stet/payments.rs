@@ -1,5 +1,6 @@
 //! STET payment initiation (PISP): the domain's [`PaymentOrder`] as a `PaymentRequestResource`,
-//! the `consentApproval` link as a `redirect` SCA, the ISO 20022 status as a [`PaymentStatus`].
+//! the `consentApproval` link as a `redirect` SCA, the ISO 20022 status as a
+//! [`BankPaymentStatus`], the confirmation with the user's token (`o-confirmation`) or the TPP's.
 
 use chrono_tz::Tz;
 use futures_util::future::LocalBoxFuture;
@@ -10,7 +11,7 @@ use super::connector::StetConnector;
 use super::wire::pis::{ConfirmationResource, HalPaymentRequest, PaymentRequestResource};
 use crate::bank::connector::{Answer, ScaRequest};
 use crate::bank::payments::{InitiatePayments, InitiatedPayment, PaymentError};
-use crate::bank::{BankResponse, FixedToken, PsuContext};
+use crate::bank::{BankResponse, FixedToken, PsuContext, TokenSource};
 use crate::model::{BankPaymentStatus, BankResourceId, PaymentOrder, ScaKind};
 
 /// The request body for `order`, created in the bank's time zone `tz`.
@@ -153,14 +154,19 @@ impl InitiatePayments for StetConnector {
         &'a self,
         psu: Option<&'a PsuContext>,
         id: &'a BankResourceId,
+        user_token: Option<&'a dyn TokenSource>,
     ) -> LocalBoxFuture<'a, Result<BankResponse<BankPaymentStatus>, PaymentError>> {
         async move {
-            let token = self.pisp_token().await?;
-            let confirmation = ConfirmationResource::default();
-            let answer = self
-                .client()
-                .post_confirmation(&token, psu, id, &confirmation)
-                .await?;
+            let answer = match user_token {
+                Some(token) => self.client().post_o_confirmation(token, psu, id).await?,
+                None => {
+                    let token = self.pisp_token().await?;
+                    let confirmation = ConfirmationResource::default();
+                    self.client()
+                        .post_confirmation(&token, psu, id, &confirmation)
+                        .await?
+                }
+            };
             Ok(BankResponse {
                 value: status_of(&answer.value)?,
                 exchanges: answer.exchanges,

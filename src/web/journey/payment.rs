@@ -6,16 +6,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
 use super::binding::{browser_hash, same_origin, BrowserBinding};
 use super::see_other;
-use crate::bank::Connectors;
+use crate::bank::{Connectors, FixedToken, TokenSource};
 use crate::connect::psu;
 use crate::model::{Currency, Money, PaymentStatus, ScaStatus};
 use crate::payments::approval::{self, ReturnRefused};
+use crate::payments::initiate::report_url;
 use crate::payments::progress::follow;
 use crate::payments::reason;
 use crate::payments::record::{self, status_of};
@@ -192,6 +193,44 @@ pub async fn pay_continue(
     response
 }
 
+/// What the bank's report URL brings back.
+#[derive(Debug, Deserialize)]
+pub struct ReturnQuery {
+    /// `ok` or `ko`, as Passerelle wrote it (never trusted: the status is read at the bank).
+    #[allow(dead_code)]
+    result: Option<String>,
+    /// The user's authorization code, from a bank that confirms with `o-confirmation`.
+    code: Option<String>,
+}
+
+/// The user's own token from the code their bank sent back, for the `o-confirmation`; `None`
+/// (logged) when there is none or the bank refuses it: the status poll then expires the
+/// payment at the end of the approval window, unconfirmed.
+async fn user_token(
+    state: &AppState,
+    connectors: &Connectors,
+    payment_id: &str,
+    code: Option<String>,
+) -> Option<FixedToken> {
+    let code = SecretString::from(code?);
+    let bank_id = store::run(&state.pool, {
+        let id = payment_id.to_owned();
+        move |conn| Ok(crate::store::payments::find(conn, &id)?.map(|p| p.bank_id))
+    })
+    .await
+    .ok()
+    .flatten()?;
+    let connector = connectors.get(&bank_id).ok()?;
+    let redirect = report_url(&state.config.public_url, payment_id, true).ok()?;
+    match connector.access().complete(&code, &redirect, None).await {
+        Ok(tokens) => Some(FixedToken(tokens.access_token)),
+        Err(e) => {
+            tracing::warn!(payment = %payment_id, error = %e, "the approval's code was refused");
+            None
+        }
+    }
+}
+
 /// `GET /pay/return/{payment_id}`: the bank's success or failure report. Only the browser that
 /// went to the bank, once; the status is read from the bank whatever the URL says.
 #[get("/pay/return/{payment_id}")]
@@ -200,6 +239,7 @@ pub async fn pay_return(
     state: web::Data<AppState>,
     connectors: web::Data<Connectors>,
     payment_id: web::Path<String>,
+    query: web::Query<ReturnQuery>,
 ) -> HttpResponse {
     let t = texts(&req);
     let payment_id = payment_id.into_inner();
@@ -230,7 +270,9 @@ pub async fn pay_return(
         clock: state.clock.clone(),
     };
     let psu = psu::from_request(&req, state.clock.now());
-    let payment = match follow(&ctx, &connectors, &payment_id, Some(&psu)).await {
+    let token = user_token(&state, &connectors, &payment_id, query.into_inner().code).await;
+    let token = token.as_ref().map(|t| t as &dyn TokenSource);
+    let payment = match follow(&ctx, &connectors, &payment_id, Some(&psu), token).await {
         Ok((payment, _)) => payment,
         Err(e) => {
             // The poll job takes it from here (the confirmation too, once the bank can say).
