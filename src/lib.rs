@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod bank;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod connect;
 pub mod crypto;

@@ -15,6 +15,7 @@ pub mod payments;
 pub mod quota_budget;
 pub mod responses;
 pub mod sca;
+pub mod simplefin;
 pub mod syncs;
 pub mod webhooks;
 
@@ -59,6 +60,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(funds::confirm)
     .service(payments::list)
     .service(payments::show)
+    .service(simplefin::create)
+    .service(simplefin::list)
+    .service(simplefin::revoke)
     .service(sca::show)
     .service(sca::submit)
     .service(webhooks::create)

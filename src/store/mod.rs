@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod payments;
 pub mod quota;
 pub mod sca_challenges;
+pub mod simplefin;
 pub mod sync_runs;
 pub mod tokens;
 pub mod transaction_changes;

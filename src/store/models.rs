@@ -350,6 +350,26 @@ pub struct PaymentRow {
     pub confirmed_at: Option<NaiveDateTime>,
 }
 
+/// A SimpleFIN Bridge access: a claim token, then the Basic credentials an app holds.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = simplefin_accesses)]
+pub struct SimplefinAccessRow {
+    pub id: String,
+    pub api_client_id: String,
+    pub user_id: String,
+    /// SHA-256 of the claim token (the setup token carries it once).
+    pub claim_hash: String,
+    pub claim_expires_at: NaiveDateTime,
+    pub claimed_at: Option<NaiveDateTime>,
+    /// The access URL's user name (public: it finds the row).
+    pub username: Option<String>,
+    /// SHA-256 of the access URL's password.
+    pub secret_hash: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
 /// One status a payment took.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = payment_status_changes)]

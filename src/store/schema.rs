@@ -259,6 +259,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    simplefin_accesses (id) {
+        id -> Text,
+        api_client_id -> Text,
+        user_id -> Text,
+        claim_hash -> Text,
+        claim_expires_at -> Timestamp,
+        claimed_at -> Nullable<Timestamp>,
+        username -> Nullable<Text>,
+        secret_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     sca_challenges (id) {
         id -> Text,
         purpose -> Text,
@@ -395,6 +411,7 @@ diesel::joinable!(balance_continuity -> accounts (account_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(payment_status_changes -> payments (payment_id));
+diesel::joinable!(simplefin_accesses -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -413,6 +430,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     payments,
     payment_status_changes,
+    simplefin_accesses,
     sca_challenges,
     webhook_endpoints,
     outbox_events,

@@ -76,13 +76,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, demo: Option<web::Data<demo::DemoCli
         .service(journey::consent_submit)
         .service(journey::pay_page)
         .service(journey::pay_continue)
-        .service(journey::pay_return);
+        .service(journey::pay_return)
+        .service(crate::compat::simplefin::claim::claim)
+        .service(crate::compat::simplefin::accounts::account_set);
     let mut pages = vec![
         ("/connect/{token}", "GET, POST"),
         ("/callback", "GET"),
         ("/consent/{token}", "POST"),
         ("/pay/{token}", "GET, POST"),
         ("/pay/return/{payment_id}", "GET"),
+        ("/simplefin/claim/{token}", "POST"),
+        ("/simplefin/accounts", "GET"),
     ];
     if let Some(demo) = demo {
         demo::routes(cfg, demo);
