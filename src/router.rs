@@ -49,5 +49,6 @@ pub fn build(
         .app_data(state)
         .app_data(connectors)
         .configure(crate::api::routes)
+        .configure(crate::compat::gocardless::routes)
         .configure(|cfg| crate::web::routes(cfg, demo))
 }

@@ -183,7 +183,7 @@ pub(crate) fn allowlist(client: &ApiClientRow) -> Vec<String> {
 
 /// Issues a connect link for `connection`: the journey's `redirect` SCA challenge, whose URL
 /// only ever travels in this answer.
-fn new_connect_link(
+pub(crate) fn new_connect_link(
     conn: &mut DbConnection,
     state: &AppState,
     connection: &ConnectionRow,

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod feed_cache;
 pub mod funds;
+pub mod gocardless;
 pub mod health;
 pub mod json;
 pub mod openapi;
@@ -60,6 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(funds::confirm)
     .service(payments::list)
     .service(payments::show)
+    .service(gocardless::create)
+    .service(gocardless::revoke)
     .service(simplefin::create)
     .service(simplefin::list)
     .service(simplefin::revoke)

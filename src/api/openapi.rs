@@ -6,8 +6,8 @@ use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    accounts, banks, connections, error, funds, health, json, payments, responses, sca, simplefin,
-    syncs, webhooks,
+    accounts, banks, connections, error, funds, gocardless, health, json, payments, responses, sca,
+    simplefin, syncs, webhooks,
 };
 
 /// The API's description.
@@ -39,6 +39,8 @@ use super::{
         payments::list,
         payments::show,
         funds::confirm,
+        gocardless::create,
+        gocardless::revoke,
         simplefin::create,
         simplefin::list,
         simplefin::revoke,

@@ -16,6 +16,7 @@ pub mod bank_pauses;
 pub mod connections;
 pub mod consents;
 pub mod continuity;
+pub mod gocardless;
 pub mod jobs;
 pub mod payments;
 pub mod quota;

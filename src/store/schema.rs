@@ -259,6 +259,52 @@ diesel::table! {
 }
 
 diesel::table! {
+    gocardless_secrets (id) {
+        id -> Text,
+        api_client_id -> Text,
+        secret_key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    gocardless_tokens (token_hash) {
+        token_hash -> Text,
+        secret_id -> Text,
+        kind -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gocardless_agreements (id) {
+        id -> Text,
+        api_client_id -> Text,
+        institution_id -> Text,
+        max_historical_days -> Integer,
+        access_valid_for_days -> Integer,
+        access_scope -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    gocardless_requisitions (id) {
+        id -> Text,
+        api_client_id -> Text,
+        connection_id -> Text,
+        institution_id -> Text,
+        agreement_id -> Nullable<Text>,
+        redirect -> Text,
+        reference -> Text,
+        user_language -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     simplefin_accesses (id) {
         id -> Text,
         api_client_id -> Text,
@@ -412,6 +458,8 @@ diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(payment_status_changes -> payments (payment_id));
 diesel::joinable!(simplefin_accesses -> users (user_id));
+diesel::joinable!(gocardless_tokens -> gocardless_secrets (secret_id));
+diesel::joinable!(gocardless_requisitions -> connections (connection_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_clients,
@@ -431,6 +479,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     payment_status_changes,
     simplefin_accesses,
+    gocardless_secrets,
+    gocardless_tokens,
+    gocardless_agreements,
+    gocardless_requisitions,
     sca_challenges,
     webhook_endpoints,
     outbox_events,

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::models::{SimplefinAccessRow, TransactionRow};
-use super::schema::{simplefin_accesses, transactions};
+use super::models::SimplefinAccessRow;
+use super::schema::simplefin_accesses;
 use super::DbConnection;
 
 /// Stores a new, unclaimed access.
@@ -106,33 +106,4 @@ pub fn revoke(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResu
     )
     .set(simplefin_accesses::revoked_at.eq(Some(at)))
     .execute(conn)
-}
-
-/// An account's transactions SimpleFIN shows: every status but `cancelled` (and `pending` only
-/// when asked), whose date (`sort_date`: booking, else transaction or value date) is within
-/// `[from, to)`, newest first.
-pub fn transactions_between(
-    conn: &mut DbConnection,
-    account_id: &str,
-    from: Option<chrono::NaiveDate>,
-    to: Option<chrono::NaiveDate>,
-    with_pending: bool,
-) -> QueryResult<Vec<TransactionRow>> {
-    let mut query = transactions::table
-        .filter(transactions::account_id.eq(account_id))
-        .filter(transactions::status.ne("cancelled"))
-        .into_boxed();
-    if !with_pending {
-        query = query.filter(transactions::status.ne("pending"));
-    }
-    if let Some(from) = from {
-        query = query.filter(transactions::sort_date.ge(from));
-    }
-    if let Some(to) = to {
-        query = query.filter(transactions::sort_date.lt(to));
-    }
-    query
-        .order((transactions::sort_date.desc(), transactions::id.desc()))
-        .select(TransactionRow::as_select())
-        .load(conn)
 }

@@ -264,3 +264,32 @@ pub fn count_for_account(conn: &mut DbConnection, account_id: &str) -> QueryResu
         .count()
         .get_result(conn)
 }
+
+/// An account's transactions as the compatibility protocols show them: every status but
+/// `cancelled` (and `pending` only when asked), whose date (`sort_date`: booking, else transaction or value date) is within
+/// `[from, to)`, newest first.
+pub fn shown_between(
+    conn: &mut DbConnection,
+    account_id: &str,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    with_pending: bool,
+) -> QueryResult<Vec<TransactionRow>> {
+    let mut query = transactions::table
+        .filter(transactions::account_id.eq(account_id))
+        .filter(transactions::status.ne("cancelled"))
+        .into_boxed();
+    if !with_pending {
+        query = query.filter(transactions::status.ne("pending"));
+    }
+    if let Some(from) = from {
+        query = query.filter(transactions::sort_date.ge(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(transactions::sort_date.lt(to));
+    }
+    query
+        .order((transactions::sort_date.desc(), transactions::id.desc()))
+        .select(TransactionRow::as_select())
+        .load(conn)
+}

@@ -231,7 +231,7 @@ fn account_of(
     let transactions = if query.balances_only {
         Vec::new()
     } else {
-        simplefin::transactions_between(
+        crate::store::transactions::shown_between(
             conn,
             &account.id,
             query.first_day(),
