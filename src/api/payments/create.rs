@@ -42,7 +42,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     let key = value
         .to_str()
         .ok()
-        .map(|k| k.trim_matches('"'))
         .filter(|k| !k.is_empty() && k.len() <= IDEMPOTENCY_KEY_MAX)
         .filter(|k| k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| ApiError::invalid("Idempotency-Key", "1 to 255 visible ASCII characters"))?;
@@ -121,7 +120,7 @@ fn check_capabilities(
     operation_id = "create_payment",
     params(
         UserPath,
-        ("Idempotency-Key" = String, Header, description = "Required: 1 to 255 visible ASCII characters. The same key with the same body answers the same payment; with another body, 422."),
+        ("Idempotency-Key" = String, Header, description = "Required: 1 to 255 visible ASCII characters. The same key with the same body answers the same payment; with another body, 422.", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),
     ),
     request_body = CreatePayment,
     responses(
