@@ -85,6 +85,12 @@ pub async fn pay(
     let Some(user) = cookie_user(&req) else {
         return error_page(StatusCode::BAD_REQUEST, t, "Connect a sandbox bank first.");
     };
+    // Both ids travel on into URLs: only ids Passerelle could have made (UUIDs) go.
+    if uuid::Uuid::parse_str(&form.connection_id).is_err()
+        || uuid::Uuid::parse_str(&form.account_id).is_err()
+    {
+        return error_page(StatusCode::BAD_REQUEST, t, "No such demo account.");
+    }
     let key = match crate::connect::random_token() {
         Ok(key) => key,
         Err(e) => return internal(t, e),
