@@ -87,3 +87,114 @@ async fn concurrent_journeys_and_api_writes_never_answer_5xx() {
         );
     }
 }
+
+/// Payments under load: approvals in several browsers, the app creating payments and reading
+/// them (and a SimpleFIN client reading accounts) at the same time, a worker following the
+/// payments meanwhile. Not one 5xx; every approved payment is confirmed and settling.
+#[actix_web::test]
+async fn concurrent_payments_approvals_and_reads_never_answer_5xx() {
+    use common::payments::{approve, body, create, debtor_account, to_bank};
+    for db in TestDb::all() {
+        let backend = db.url.backend_name();
+        let app = TestApp::spawn_with_sandbox(db).await;
+        connect(&app, &HttpBrowser::new(&app), "lea", "sandbox-bcp", "LEA").await;
+        let (account, _) = debtor_account(&app, "lea").await;
+        let (_, setup) = api(&app, "POST", "/v1/users/lea/simplefin", None).await;
+        let claim = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                setup["setup_token"].as_str().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut claimed = awc::Client::default().post(claim).send().await.unwrap();
+        let access = String::from_utf8(claimed.body().await.unwrap().to_vec()).unwrap();
+        let access = url::Url::parse(&access).unwrap();
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{}:{}", access.username(), access.password().unwrap()),
+        );
+        let accounts_url = app.url("/simplefin/accounts?pending=1");
+
+        let done = Arc::new(AtomicBool::new(false));
+        let (calls, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let count = |status: u16, what: &str| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            if status >= 500 {
+                failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("{backend}: {what} answered {status}");
+            }
+        };
+        let writer = |lane: usize| {
+            let (done, app, account, count) = (done.clone(), &app, account.clone(), &count);
+            let (accounts_url, basic) = (accounts_url.clone(), basic.clone());
+            async move {
+                let mut n = 0;
+                while !done.load(Ordering::Relaxed) {
+                    n += 1;
+                    let key = format!("load-{lane}-{n}");
+                    let (status, _) = create(app, "lea", Some(&key), &body(&account, "0.01")).await;
+                    count(status, "POST payments");
+                    let (status, _) = api(app, "GET", "/v1/users/lea/payments", None).await;
+                    count(status, "GET payments");
+                    let status = awc::Client::default()
+                        .get(&accounts_url)
+                        .insert_header(("Authorization", format!("Basic {basic}")))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                    count(status, "GET simplefin accounts");
+                }
+            }
+        };
+        let following = async {
+            let w = common::worker(&app, "load");
+            while !done.load(Ordering::Relaxed) {
+                w.drain().await.unwrap();
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        let approvals = async {
+            let runs = (0..3).map(|i| {
+                let (app, account) = (&app, account.clone());
+                async move {
+                    let browser = HttpBrowser::new(app);
+                    let key = format!("approved-{i}");
+                    let (status, created) =
+                        create(app, "lea", Some(&key), &body(&account, "1.00")).await;
+                    assert_eq!(status, 201, "{created}");
+                    let approval = to_bank(&browser, created["sca"]["url"].as_str().unwrap()).await;
+                    let report = approve(&browser, &approval, "LEA").await;
+                    let back = browser.get(&report).await;
+                    assert_eq!(back.status, 303, "{}", back.body);
+                    created["id"].as_str().unwrap().to_owned()
+                }
+            });
+            let ids = futures_util::future::join_all(runs).await;
+            done.store(true, Ordering::Relaxed);
+            ids
+        };
+        let writers = futures_util::future::join_all((0..2).map(writer));
+        let (ids, _, _) = futures_util::join!(approvals, writers, following);
+        for id in ids {
+            let (status, payment) = api(&app, "GET", &format!("/v1/payments/{id}"), None).await;
+            assert_eq!(status, 200);
+            assert!(
+                ["pending", "executed"].contains(&payment["status"].as_str().unwrap()),
+                "{backend}: {payment}"
+            );
+        }
+        assert!(
+            calls.load(Ordering::Relaxed) > 10,
+            "{backend}: the writers ran"
+        );
+        assert_eq!(
+            failures.load(Ordering::Relaxed),
+            0,
+            "{backend}: no call may answer 5xx while payments are approved and followed"
+        );
+    }
+}
