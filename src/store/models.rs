@@ -5,6 +5,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::*;
+
+pub use super::gocardless::{
+    GocardlessAgreementRow, GocardlessRequisitionRow, GocardlessSecretRow, GocardlessTokenRow,
+};
 use crate::model::ConnectionStatus;
 
 /// A budgeting app (tenant).
@@ -368,57 +372,6 @@ pub struct SimplefinAccessRow {
     pub created_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
-}
-
-/// A GoCardless-compatible secret pair of an API client (the key hashed).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
-#[diesel(table_name = gocardless_secrets)]
-pub struct GocardlessSecretRow {
-    pub id: String,
-    pub api_client_id: String,
-    pub secret_key_hash: String,
-    pub created_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
-}
-
-/// A token a secret pair got (`access` or `refresh`), by its SHA-256.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = gocardless_tokens)]
-pub struct GocardlessTokenRow {
-    pub token_hash: String,
-    pub secret_id: String,
-    pub kind: String,
-    pub expires_at: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-}
-
-/// An end-user agreement, as the app asked for it.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
-#[diesel(table_name = gocardless_agreements)]
-pub struct GocardlessAgreementRow {
-    pub id: String,
-    pub api_client_id: String,
-    pub institution_id: String,
-    pub max_historical_days: i32,
-    pub access_valid_for_days: i32,
-    /// JSON array of the scopes.
-    pub access_scope: String,
-    pub created_at: NaiveDateTime,
-}
-
-/// A requisition: one connection, under GoCardless's name.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
-#[diesel(table_name = gocardless_requisitions)]
-pub struct GocardlessRequisitionRow {
-    pub id: String,
-    pub api_client_id: String,
-    pub connection_id: String,
-    pub institution_id: String,
-    pub agreement_id: Option<String>,
-    pub redirect: String,
-    pub reference: String,
-    pub user_language: Option<String>,
-    pub created_at: NaiveDateTime,
 }
 
 /// One status a payment took.

@@ -20,11 +20,13 @@ use crate::state::AppState;
 use crate::store::models::{GocardlessSecretRow, GocardlessTokenRow};
 use crate::store::{self, gocardless};
 
-/// An access token's kind and lifetime (GoCardless: a day).
+/// The stored kind of an access token.
 pub const ACCESS: &str = "access";
-/// A refresh token's kind and lifetime (GoCardless: 30 days).
+/// The stored kind of a refresh token.
 pub const REFRESH: &str = "refresh";
+/// An access token's lifetime, as GoCardless's (a day).
 const ACCESS_SECONDS: i64 = 86_400;
+/// A refresh token's lifetime, as GoCardless's (30 days).
 const REFRESH_SECONDS: i64 = 30 * 86_400;
 
 /// `token/new` body.
