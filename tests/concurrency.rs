@@ -130,8 +130,9 @@ async fn concurrent_payments_approvals_and_reads_never_answer_5xx() {
             let (done, app, account, count) = (done.clone(), &app, account.clone(), &count);
             let (accounts_url, basic) = (accounts_url.clone(), basic.clone());
             async move {
+                // At least three rounds each, however fast the approvals end.
                 let mut n = 0;
-                while !done.load(Ordering::Relaxed) {
+                while n < 3 || !done.load(Ordering::Relaxed) {
                     n += 1;
                     let key = format!("load-{lane}-{n}");
                     let (status, _) = create(app, "lea", Some(&key), &body(&account, "0.01")).await;
