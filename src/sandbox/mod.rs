@@ -26,6 +26,7 @@ pub mod server;
 pub mod state;
 pub mod transactions;
 pub mod transport;
+pub mod treezor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

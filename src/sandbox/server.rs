@@ -40,6 +40,7 @@ pub struct SandboxHandle {
     /// The TPP QSEAL certificates it accepts, and which signed each call.
     pub qseal: QsealRegistry,
     state: web::Data<SandboxState>,
+    treezor: web::Data<super::treezor::TreezorState>,
     server: actix_web::dev::ServerHandle,
     web_server: actix_web::dev::ServerHandle,
 }
@@ -67,6 +68,11 @@ impl SandboxHandle {
     /// …), after settling those whose execution time has come.
     pub fn payments(&self) -> Vec<(String, &'static str)> {
         self.state.payment_statuses()
+    }
+
+    /// The Treezor simulator served under `/treezor` on both listeners.
+    pub fn treezor(&self) -> super::treezor::TreezorHandle {
+        super::treezor::TreezorHandle::new(self.treezor.clone())
     }
 
     /// Stops both listeners gracefully.
@@ -135,6 +141,12 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         options.access_token_ttl,
         web_addr.to_string(),
     ));
+    let treezor = web::Data::new(super::treezor::TreezorState::new(
+        options.tpp_client_id.clone(),
+        clock.clone(),
+    )?);
+    let api_treezor = treezor.clone();
+    let web_treezor = treezor.clone();
     let shared = Arc::new(state);
     let state_handle = shared.as_ref().clone();
     let api_state = shared.clone();
@@ -142,6 +154,8 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         App::new()
             .wrap(actix_web::middleware::from_fn(dated))
             .app_data(api_state.as_ref().clone())
+            .app_data(api_treezor.clone())
+            .configure(super::treezor::api_routes)
             .configure(routes)
     })
     .on_connect(store_peer_certificate)
@@ -155,6 +169,8 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         App::new()
             .wrap(actix_web::middleware::from_fn(dated))
             .app_data(shared.as_ref().clone())
+            .app_data(web_treezor.clone())
+            .configure(super::treezor::page_routes)
             .configure(page_routes)
     })
     .workers(1)
@@ -173,6 +189,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         faults,
         qseal,
         state: state_handle,
+        treezor,
         server: handle,
         web_server: web_handle,
     })

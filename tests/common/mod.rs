@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod payments;
 pub mod sandbox;
 pub mod sync;
+pub mod treezor;
 
 use std::path::PathBuf;
 
