@@ -130,10 +130,17 @@ async fn a_wrong_pin_shows_the_login_page_again_and_cancel_redirects_with_access
             && location.contains("state=st-1"),
         "{location}"
     );
-    let http = tz
-        .authorize_url(None, "x")
-        .replace("https%3A%2F%2Ftpp", "http%3A%2F%2Ftpp");
-    assert_eq!(tz.browser.get(&http).await.status, 400);
+    let http = format!(
+        "{}/oauth/authorize?{}",
+        tz.web,
+        query(&[
+            ("response_type", "code"),
+            ("client_id", DEV_CLIENT_ID),
+            ("redirect_uri", "tpp.example/treezor/callback"),
+        ])
+    );
+    let refused = tz.browser.get(&http).await;
+    assert_eq!(refused.status, 400, "{http}: {}", refused.body);
 }
 
 #[actix_web::test]
@@ -731,4 +738,122 @@ async fn a_card_authorization_lowers_only_the_authorized_balance() {
     assert_eq!(after["currentBalance"], before["currentBalance"]);
     let authorized_after: Decimal = after["authorizedBalance"].to_string().parse().unwrap();
     assert_eq!(authorized - authorized_after, Decimal::new(30, 0));
+}
+
+#[actix_web::test]
+async fn statements_and_account_details_need_the_sca_session() {
+    let (app, tz) = start().await;
+    let login = tz.login("camille").await;
+    let refreshed = tokens(&tz.refresh(login.refresh.as_deref().unwrap()).await).access;
+    let month = app.sandbox.as_ref().unwrap().clock.now() - chrono::Duration::days(45);
+    let path = format!(
+        "/core-connect/statements/10/raw?month={}&year={}",
+        month.format("%m"),
+        month.format("%Y")
+    );
+    let statement = tz.get(&path, &login.access, None).await;
+    assert_eq!(statement.status, 200, "{}", statement.text());
+    let statement = statement.json();
+    assert!(statement["firstBalance"]["amount"].is_string());
+    assert!(!statement["operations"].as_array().unwrap().is_empty());
+    assert_eq!(statement["wallet"]["bic"], "TRZOFR21XXX");
+    assert_eq!(
+        tz.get(&path, &refreshed, None).await.error_code(),
+        "sca_session_required"
+    );
+    let details = tz
+        .get("/core-connect/account-details/10/raw", &refreshed, None)
+        .await;
+    assert_eq!(details.error_code(), "sca_session_required");
+    let details = tz
+        .get("/core-connect/account-details/10/raw", &login.access, None)
+        .await
+        .json();
+    assert_eq!(
+        details["iban"],
+        json!(tz.handle.wallet(CAMILLE_ACCOUNT).unwrap().iban)
+    );
+}
+
+#[actix_web::test]
+async fn the_balance_history_has_one_entry_per_paris_day() {
+    let (app, tz) = start().await;
+    let token = tz.login("camille").await.access;
+    let today = app
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .date_naive();
+    let from = today - chrono::Duration::days(9);
+    let path = format!("/core-connect/balances/10?dateFrom={from}&dateTo={today}");
+    let history = tz.get(&path, &token, None).await;
+    assert_eq!(history.status, 200, "{}", history.text());
+    let history = history.json();
+    let days = history.as_object().unwrap();
+    assert_eq!(days.len(), 10);
+    for (at, balance) in days {
+        assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+        assert!(at.ends_with("+01:00") || at.ends_with("+02:00"), "{at}");
+        assert_eq!(balance["currency"], "EUR");
+        assert!(balance["solde"].is_number() && balance["authorizedBalance"].is_number());
+    }
+}
+
+#[actix_web::test]
+async fn a_transfer_sends_webhooks_signed_with_the_hmac_of_their_payload() {
+    use hmac::{Hmac, Mac};
+    let (_app, tz) = start().await;
+    let received: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let sink = received.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = actix_web::HttpServer::new(move || {
+        let sink = sink.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move |body: String| {
+            sink.lock().unwrap().push(body);
+            async { actix_web::HttpResponse::Ok().finish() }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    tz.handle
+        .set_webhook(&format!("http://127.0.0.1:{port}/hooks"), "s3cret");
+    let token = tz.login("camille").await.access;
+    let body = json!({"walletId": CAMILLE_ACCOUNT, "beneficiaryWalletId": CAMILLE_KITTY, "amount": 3, "currency": "EUR"});
+    assert_eq!(
+        tz.send("POST", "/v1/transfers", &token, &body, None)
+            .await
+            .status,
+        200
+    );
+    for _ in 0..100 {
+        if received.lock().unwrap().len() >= 3 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 3, "transfer.create and two balance.update");
+    let events: Vec<Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(events[0]["webhook"], "transfer.create");
+    assert_eq!(events[1]["webhook"], "balance.update");
+    for (text, event) in bodies.iter().zip(&events) {
+        let payload =
+            common::http_browser::between(text, "\"object_payload\":", ",\"webhook_created_at\"");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(payload.as_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(event["object_payload_signature"], json!(expected));
+        assert!(event["webhook_created_at"].as_i64().unwrap() > 10_000_000_000_000);
+    }
 }
