@@ -16,6 +16,8 @@ use super::{
     BankError, BankErrorKind, BankResponse, DateRange, PsuContext, RetryGate, TokenSource,
 };
 use crate::model::{Account, Balance, BankResourceId, ScaKind, Transaction};
+#[cfg(doc)]
+use crate::model::ScaAction;
 use crate::oauth::{OAuthError, Refreshed, TokenSet};
 use crate::registry::Bank;
 
@@ -212,11 +214,23 @@ pub trait Connector {
         let _ = account;
         self.history_days()
     }
+    /// How many days back a transactions read may start while the user's SCA session is
+    /// fresh enough for [`ScaAction::OlderHistory`] (Treezor: operations older than 90 days
+    /// are a per-session read); `None` when the depth does not depend on the session.
+    fn session_history_days(&self) -> Option<u32> {
+        None
+    }
     /// Most rows one transactions answer holds, without paging (BPCE: 500); `None` when the
     /// provider pages or has no such limit. A full answer proves less: see
     /// [`crate::sync::reconcile::coverage`].
     fn max_transactions_per_call(&self) -> Option<u32> {
         None
+    }
+    /// Whether listing the user's accounts needs an SCA session (Treezor: `/v1/wallets` is a
+    /// per-session endpoint). Between sessions, a sync then reads the balances and
+    /// transactions of the accounts it already knows instead of listing them again.
+    fn account_list_needs_session(&self) -> bool {
+        false
     }
     /// Reading accounts, balances and transactions.
     fn accounts(&self) -> &dyn ReadAccounts;

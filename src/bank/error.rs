@@ -23,6 +23,16 @@ pub enum BankErrorKind {
         /// The bank's message.
         message: String,
     },
+    /// 403 from a provider whose SCA rules refused the call (Treezor: `sca_required`,
+    /// `sca_session_required`, `sca_proof_required`, `sca_proof_invalid`): the user must
+    /// authenticate; nothing happened.
+    #[error("strong customer authentication required ({rule}): {message}")]
+    ScaRequired {
+        /// The provider's code for the rule.
+        rule: String,
+        /// The provider's message.
+        message: String,
+    },
     /// 404: unknown account or resource.
     #[error("not found: {message}")]
     NotFound {

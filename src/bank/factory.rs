@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::connector::Connector;
 use super::stet::{StetClient, StetConnector};
+use super::treezor::{TreezorClient, TreezorConnector};
 use crate::clock::Clock;
 use crate::config::{CertPaths, Config};
 use crate::httpsig::{key_id, Signer};
@@ -61,7 +62,13 @@ pub enum ConnectorError {
 /// Whether this build has a connector for `bank`'s protocol and the bank is not marked
 /// `unusable`: the banks a user can connect to.
 pub fn supports(bank: &Bank) -> bool {
-    matches!(bank.protocol(), Protocol::Stet) && bank.unusable.is_none()
+    let connectable = match bank.protocol() {
+        Protocol::Stet => true,
+        // A Treezor program connects users only through its authorization server.
+        Protocol::Treezor => bank.endpoints(environment(bank)).oauth.is_some(),
+        Protocol::Contis | Protocol::Currencycloud => false,
+    };
+    connectable && bank.unusable.is_none()
 }
 
 /// The environment Passerelle uses at a bank: the built-in sandbox banks have one, real banks
@@ -82,7 +89,8 @@ pub fn build(
 ) -> Result<Rc<dyn Connector>, ConnectorError> {
     match bank.protocol() {
         Protocol::Stet => Ok(Rc::new(build_stet(bank, config, clock)?)),
-        protocol @ (Protocol::Treezor | Protocol::Contis | Protocol::Currencycloud) => {
+        Protocol::Treezor => Ok(Rc::new(build_treezor(bank, config, clock)?)),
+        protocol @ (Protocol::Contis | Protocol::Currencycloud) => {
             Err(ConnectorError::Unsupported {
                 bank: bank.id.as_str().to_owned(),
                 protocol,
@@ -136,6 +144,36 @@ fn build_stet(
         StetClient::new(bank, stet, env, http, signer).with_clock(clock.clone()),
     )
     .ok_or_else(|| incomplete("no [stet] section"))
+}
+
+/// A Treezor program's connector: the QWAC as the mutual-TLS client certificate (seed 001:485,
+/// "an extra layer"), Treezor's authorization server for the users' logins.
+fn build_treezor(
+    bank: &Bank,
+    config: &Config,
+    clock: &Clock,
+) -> Result<TreezorConnector, ConnectorError> {
+    let fail = |source: Box<dyn StdError + Send + Sync>| ConnectorError::Credentials {
+        bank: bank.id.as_str().to_owned(),
+        source,
+    };
+    let incomplete = |reason| ConnectorError::Profile {
+        bank: bank.id.as_str().to_owned(),
+        reason,
+    };
+    let endpoints = bank.endpoints(environment(bank));
+    let oauth_urls = endpoints
+        .oauth
+        .as_ref()
+        .ok_or_else(|| incomplete("no OAuth endpoints: users cannot log in"))?;
+    let material = TlsMaterial::for_bank(bank, config).map_err(|e| fail(e.into()))?;
+    let http =
+        BankHttpClient::new(&material, ClientOptions::default()).map_err(|e| fail(e.into()))?;
+    let oauth = OAuthClient::new(oauth_urls, false, config.client_id.clone(), http.clone())
+        .with_clock(clock.clone());
+    let client = TreezorClient::new(bank.id.clone(), endpoints.clone(), http, clock.clone());
+    TreezorConnector::new(bank.clone(), oauth, client)
+        .ok_or_else(|| incomplete("no [treezor] section"))
 }
 
 /// How often a worker looks whether the TPP's certificate files changed.

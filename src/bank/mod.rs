@@ -18,6 +18,7 @@ pub mod probe;
 pub mod retry;
 pub mod stet;
 mod token;
+pub mod treezor;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

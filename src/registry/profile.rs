@@ -111,6 +111,12 @@ impl Protocol {
     /// Every protocol, in the order the registry documents them.
     pub const ALL: [Self; 4] = [Self::Stet, Self::Treezor, Self::Contis, Self::Currencycloud];
 
+    /// Whether its profiles may name an OAuth authorization server (the users' redirect and
+    /// the token endpoint): STET's banks and Treezor, the identity provider of its programs.
+    pub fn authorizes_by_oauth(self) -> bool {
+        matches!(self, Self::Stet | Self::Treezor)
+    }
+
     /// The tag as written in profiles and shown by the API, e.g. `"stet"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -343,6 +349,14 @@ impl Bank {
     pub fn stet(&self) -> Option<&StetProfile> {
         match &self.profile {
             ProtocolProfile::Stet(stet) => Some(stet),
+            _ => None,
+        }
+    }
+
+    /// Its Treezor section, when it is a Treezor program.
+    pub fn treezor(&self) -> Option<&super::TreezorProfile> {
+        match &self.profile {
+            ProtocolProfile::Treezor(treezor) => Some(treezor),
             _ => None,
         }
     }

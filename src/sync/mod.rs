@@ -225,6 +225,16 @@ impl SyncRequest<'_> {
         Ok(None)
     }
 
+    /// The connection's accounts as the last listing stored them.
+    async fn known_accounts(&self) -> Result<Vec<crate::model::Account>, SyncError> {
+        let id = self.connection.id.clone();
+        let stored = store::run(self.pool, move |conn| {
+            Ok(crate::store::accounts::list_for_connection(conn, &id)?)
+        })
+        .await?;
+        Ok(stored.iter().filter_map(rows::account_from_row).collect())
+    }
+
     /// When the provider's calendar day ends: the unattended calls reset then.
     pub fn quota_resets_at(&self) -> chrono::DateTime<Utc> {
         self.connector.bank().day_ends_at(self.clock.now())
@@ -243,7 +253,20 @@ impl SyncRequest<'_> {
     /// Runs the sync. First the provider's SCA freshness policy: a read it forbids is not
     /// sent, and the sync answers [`SyncError::ScaRequired`] with the challenge to resolve.
     pub async fn run(&self) -> Result<SyncOutcome, SyncError> {
-        let actions = freshness::actions(self.consent);
+        let mut actions = freshness::actions(self.consent);
+        // A provider whose account list needs an SCA session (Treezor's `/v1/wallets`) is not
+        // asked for it between sessions: the accounts already known are read instead.
+        let known_accounts_only = self.connector.account_list_needs_session()
+            && freshness::refused(
+                self.connector,
+                self.connection,
+                &[ScaAction::AccountDetails],
+                self.clock.now(),
+            )
+            .is_some();
+        if known_accounts_only {
+            actions.retain(|a| *a != ScaAction::AccountDetails);
+        }
         if let Some(action) =
             freshness::refused(self.connector, self.connection, &actions, self.clock.now())
         {
@@ -269,22 +292,27 @@ impl SyncRequest<'_> {
         let mut gathered = Gathered::default();
         let mut outcome = SyncOutcome::default();
 
-        // The list of accounts spends a unit per PSU (the key has no account): without one left
-        // nothing is sent at all, and the sync says when the quota resets.
-        if !self
-            .may_call(ACCOUNT_LIST, UnattendedMethod::Accounts)
-            .await?
-        {
-            return Err(SyncError::QuotaExhausted {
-                resets_at: self.quota_resets_at(),
-            });
-        }
-        let gate = LedgerGate::new(self, ACCOUNT_LIST, UnattendedMethod::Accounts);
-        let listed = reader.accounts_gated(self.token, self.psu, &gate).await;
-        let listed = gate.checked(listed)?;
-        gathered
-            .exchanges
-            .extend(kept(listed.exchanges, None, None));
+        let listed = if known_accounts_only {
+            self.known_accounts().await?
+        } else {
+            // The list of accounts spends a unit per PSU (the key has no account): without one
+            // left nothing is sent at all, and the sync says when the quota resets.
+            if !self
+                .may_call(ACCOUNT_LIST, UnattendedMethod::Accounts)
+                .await?
+            {
+                return Err(SyncError::QuotaExhausted {
+                    resets_at: self.quota_resets_at(),
+                });
+            }
+            let gate = LedgerGate::new(self, ACCOUNT_LIST, UnattendedMethod::Accounts);
+            let listed = reader.accounts_gated(self.token, self.psu, &gate).await;
+            let listed = gate.checked(listed)?;
+            gathered
+                .exchanges
+                .extend(kept(listed.exchanges, None, None));
+            listed.value
+        };
         let share_balances = ibans(&self.consent.balances_ibans);
         let share_transactions = ibans(&self.consent.transactions_ibans);
         let today = bank.calendar_day(now_utc);
@@ -293,8 +321,19 @@ impl SyncRequest<'_> {
         // (`tests/history_depth.rs`).
         let from = |days: u32| Some(bank.midnight(today - Duration::days(i64::from(days))));
         let retail_days = self.connector.history_days();
+        // In a fresh SCA session some providers serve deeper history (Treezor: operations
+        // older than 90 days); outside it, the depth every read gets.
+        let session_days = self.connector.session_history_days().filter(|_| {
+            freshness::refused(
+                self.connector,
+                self.connection,
+                &[ScaAction::OlderHistory],
+                now_utc,
+            )
+            .is_none()
+        });
 
-        for account in &listed.value {
+        for account in &listed {
             let Some(row) = rows::account_row(&self.connection.id, account, now) else {
                 continue;
             };
@@ -332,7 +371,8 @@ impl SyncRequest<'_> {
                 }
             }
             if shared_t {
-                let deep = self.connector.history_days_for(account);
+                let deep = session_days
+                    .unwrap_or_else(|| self.connector.history_days_for(account));
                 let mut depths = vec![deep];
                 if deep > retail_days {
                     depths.push(retail_days);
@@ -352,11 +392,16 @@ impl SyncRequest<'_> {
                         .transactions_gated(self.token, self.psu, &account_id, range, &gate)
                         .await;
                     // A deeper window than every customer gets, refused as sent: this
-                    // customer gets the common depth (BPCE: a small professional).
+                    // customer gets the common depth (BPCE: a small professional; Treezor: a
+                    // session the provider no longer counts as active).
                     let refused_depth = attempt + 1 < depths.len()
                         && matches!(
                             &got,
-                            Err(e) if matches!(e.kind, crate::bank::BankErrorKind::Rejected { status: 400, .. })
+                            Err(e) if matches!(
+                                e.kind,
+                                crate::bank::BankErrorKind::Rejected { status: 400, .. }
+                                    | crate::bank::BankErrorKind::ScaRequired { .. }
+                            )
                         );
                     if refused_depth {
                         continue;

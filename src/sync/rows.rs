@@ -31,6 +31,37 @@ pub fn account_id(connection_id: &str, account_key: &str) -> String {
     super::reconcile::derived_id(&format!("account|{connection_id}|{account_key}"))
 }
 
+/// The account a stored row describes (the inverse of [`account_row`]), for a sync that reads
+/// the accounts it knows instead of listing them; `None` when the row's currency is unusable.
+pub fn account_from_row(row: &AccountRow) -> Option<Account> {
+    let iban_scheme = row.identification_scheme.as_deref() == Some(IBAN_SCHEME);
+    Some(Account {
+        resource_id: row
+            .bank_resource_id
+            .clone()
+            .map(crate::model::BankResourceId),
+        iban: row.iban.as_deref().map(crate::model::Iban::new),
+        other_identification: (!iban_scheme).then(|| row.identification.clone()).flatten(),
+        other_scheme: (!iban_scheme)
+            .then(|| row.identification_scheme.clone())
+            .flatten(),
+        name: row.name.clone(),
+        currency: row.currency.parse().ok()?,
+        kind: match row.cash_account_type.as_str() {
+            "CACC" => AccountKind::Current,
+            "CARD" => AccountKind::Card,
+            other => AccountKind::Other(other.to_owned()),
+        },
+        product: row.product.clone(),
+        linked_account: row
+            .linked_resource_id
+            .clone()
+            .map(crate::model::BankResourceId),
+        usage: row.usage.clone(),
+        balances: Vec::new(),
+    })
+}
+
 /// A stored account for `account` under `connection_id` (the upsert keeps an existing row's id).
 pub fn account_row(
     connection_id: &str,

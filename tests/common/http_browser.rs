@@ -212,7 +212,9 @@ pub async fn to_bank(browser: &HttpBrowser, connect_url: &str) -> String {
     let page = browser.get(connect_url).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
-        page.body.contains("Banque BCP") || page.body.contains("Caisse"),
+        page.body.contains("Banque BCP")
+            || page.body.contains("Caisse")
+            || page.body.contains("Treezor"),
         "names the bank"
     );
     assert!(

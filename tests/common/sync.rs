@@ -15,7 +15,6 @@ pub async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncErro
         state.registry.clone(),
         state.clock.clone(),
     );
-    let connector = connectors.get("sandbox-bcp").unwrap();
     let cid = id.to_owned();
     let (connection, consent) = passerelle::store::run(&state.pool, move |conn| {
         let connection = connections::find(conn, &cid)?.unwrap();
@@ -23,6 +22,7 @@ pub async fn batch_sync(app: &TestApp, id: &str) -> Result<SyncOutcome, SyncErro
     })
     .await
     .unwrap();
+    let connector = connectors.get(&connection.bank_id).unwrap();
     let keyring = state.keyring.clone();
     let token = StoredToken::load(&state.pool, keyring, connector.clone(), id)
         .await

@@ -434,16 +434,21 @@ impl Checker<'_> {
             ("revoke", raw.revoke.is_some()),
             ("app2app_authorize", raw.app2app_authorize.is_some()),
         ];
-        if protocol != Protocol::Stet {
+        let names_oauth = oauth_keys.iter().any(|(_, here)| *here);
+        if !protocol.authorizes_by_oauth() {
             if let Some((key, _)) = oauth_keys.iter().find(|(_, here)| *here) {
                 return Err(self.invalid(
                     &format!("{table}.{key}"),
                     format!(
-                        "STET-only: `protocol = \"{protocol}\"` has no OAuth authorization \
-                         server to name"
+                        "only for `stet` and `treezor`: `protocol = \"{protocol}\"` has no OAuth \
+                         authorization server to name"
                     ),
                 ));
             }
+        }
+        // A Treezor program may run on client credentials alone; once it names its
+        // authorization server (Treezor as the users' identity provider), both ends are needed.
+        if !protocol.authorizes_by_oauth() || (protocol == Protocol::Treezor && !names_oauth) {
             return Ok(Endpoints {
                 api_base,
                 oauth: None,
@@ -453,7 +458,7 @@ impl Checker<'_> {
             Some(v) => url(name, v),
             None => Err(self.invalid(
                 &format!("{table}.{name}"),
-                "required by `protocol = \"stet\"`".to_owned(),
+                format!("required by `protocol = \"{protocol}\"`"),
             )),
         };
         let optional =

@@ -105,14 +105,29 @@ fn stet_keys_and_tables_are_refused_on_other_protocols() {
         "`stet`: the [stet] table is only for `protocol = \"stet\"` profiles; this one says \
          `protocol = \"treezor\"`",
     );
-    // STET's OAuth endpoints.
+    // An OAuth endpoint on a protocol without an authorization server.
+    let contis = other("contis", CONTIS);
+    assert_rejected(
+        &contis.replace(
+            "api_base = \"https://live.test.example/api\"",
+            "api_base = \"https://live.test.example/api\"\nauthorize = \"https://live.test.example/a\"",
+        ),
+        "`endpoints.live.authorize`: only for `stet` and `treezor`",
+    );
+    // Treezor, the identity provider of its programs: both ends once one is named.
     assert_rejected(
         &treezor.replace(
             "api_base = \"https://live.test.example/api\"",
             "api_base = \"https://live.test.example/api\"\nauthorize = \"https://live.test.example/a\"",
         ),
-        "`endpoints.live.authorize`: STET-only",
+        "`endpoints.live.token`: required by `protocol = \"treezor\"`",
     );
+    let with_oauth = load(&treezor.replace(
+        "api_base = \"https://live.test.example/api\"",
+        "api_base = \"https://live.test.example/api\"\nauthorize = \"https://live.test.example/a\"\ntoken = \"https://live.test.example/t\"",
+    ));
+    let oauth = with_oauth.endpoints.live.oauth.expect("both ends named");
+    assert_eq!(oauth.token.as_str(), "https://live.test.example/t");
 }
 
 #[test]

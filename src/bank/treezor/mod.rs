@@ -1,0 +1,16 @@
+//! Treezor, a banking-as-a-service platform whose end users hold wallets (seeds 000 and 001):
+//! Treezor is the users' identity provider (authorization code), Passerelle reads with the
+//! user's delegated token, and seed 000's SCA rules are the connector's freshness policy.
+//!
+//! - [`client`]: bearer calls over mutual TLS, refresh-and-replay, Treezor's error shapes.
+//! - [`wire`]: the answers as they come (numbers or strings, numeric currencies, Paris times).
+//! - [`map`]: wallets, balances, operations and card payments into the domain model.
+//! - [`connector`]: the [`crate::bank::Connector`].
+
+pub mod client;
+pub mod connector;
+pub mod map;
+pub mod wire;
+
+pub use client::TreezorClient;
+pub use connector::TreezorConnector;
