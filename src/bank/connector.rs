@@ -15,9 +15,9 @@ use super::policy::{ScaFreshnessPolicy, UnattendedAccessPolicy};
 use super::{
     BankError, BankErrorKind, BankResponse, DateRange, PsuContext, RetryGate, TokenSource,
 };
-use crate::model::{Account, Balance, BankResourceId, ScaKind, Transaction};
 #[cfg(doc)]
 use crate::model::ScaAction;
+use crate::model::{Account, Balance, BankResourceId, ScaKind, Transaction};
 use crate::oauth::{OAuthError, Refreshed, TokenSet};
 use crate::registry::Bank;
 
