@@ -209,7 +209,10 @@ async fn a_user_connects_treezor_and_the_app_reads_wallets_balances_and_operatio
             .map(|d| d.parse::<chrono::NaiveDate>().unwrap())
             .min()
             .unwrap();
-        assert!(today - oldest > chrono::Duration::days(100), "oldest: {oldest}");
+        assert!(
+            today - oldest > chrono::Duration::days(100),
+            "oldest: {oldest}"
+        );
         // A transfer between her wallets: a debit here, the same credit on the kitty.
         let kitty = treezor.wallet(CAMILLE_KITTY).unwrap();
         let kitty_rows = transactions(&app, accounts[&kitty.iban]["id"].as_str().unwrap()).await;

@@ -371,8 +371,7 @@ impl SyncRequest<'_> {
                 }
             }
             if shared_t {
-                let deep = session_days
-                    .unwrap_or_else(|| self.connector.history_days_for(account));
+                let deep = session_days.unwrap_or_else(|| self.connector.history_days_for(account));
                 let mut depths = vec![deep];
                 if deep > retail_days {
                     depths.push(retail_days);

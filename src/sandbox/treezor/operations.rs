@@ -159,7 +159,7 @@ pub async fn list(
     }
     // Newest first; ties broken by creation order, newest first too, so pages are stable.
     matching.reverse();
-    matching.sort_by(|a, b| b.date.cmp(&a.date));
+    matching.sort_by_key(|o| std::cmp::Reverse(o.date));
     let page: Vec<Value> = matching
         .iter()
         .skip(cursor.o)
