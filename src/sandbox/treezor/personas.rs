@@ -496,6 +496,8 @@ mod tests {
                 assert!(iban_is_valid(&iban), "{iban}");
             }
         }
-        assert!(!iban_is_valid("FR7616798000010010021846800"));
+        // One digit off is always caught by mod-97.
+        assert!(iban_is_valid("FR7616798000010010021846897"));
+        assert!(!iban_is_valid("FR7616798000010010021846898"));
     }
 }

@@ -127,11 +127,14 @@ pub struct Proof {
 
 /// The URL a proof signs: `https://{Host}{path}` and `?query` when there is one.
 pub fn request_url(req: &HttpRequest) -> String {
+    // HTTP/1.1 sends `Host`; HTTP/2 only the URI's authority.
     let host = req
         .headers()
         .get("host")
         .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| req.connection_info().host().to_owned());
     let query = req.query_string();
     if query.is_empty() {
         format!("https://{host}{}", req.path())

@@ -41,8 +41,12 @@ pub fn parse_v1_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Parses an RFC 3339 instant.
+///
+/// A `+` left unencoded in a query string arrives as a space: read it back as the offset sign.
 pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.trim())
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_rfc3339(&text.replace(' ', "+")))
         .ok()
         .map(|d| d.with_timezone(&Utc))
 }
