@@ -263,6 +263,117 @@ async fn the_demo_connects_lea_and_shows_what_the_api_returns() {
     assert!(demo.redirect_allowlist.contains(&app.url("/demo/")));
 }
 
+/// Logs in at Treezor's hosted page as `username` (password `treezor`, PIN `123456`); returns
+/// where Treezor sends the browser.
+async fn treezor_login(client: &awc::Client, authorize_url: &str, username: &str) -> String {
+    let login = get(client, authorize_url, None).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let session = between(&login.body, "name=\"session\" value=\"", "\"").to_owned();
+    let action = authorize_url.split('?').next().unwrap().to_owned();
+    let form = [
+        ("session", session.as_str()),
+        ("action", "login"),
+        ("username", username),
+        ("password", "treezor"),
+        ("pin", "123456"),
+    ];
+    let done = post(client, &action, &form, None).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    done.location.unwrap()
+}
+
+#[actix_web::test]
+async fn the_demo_offers_treezor_names_its_persona_and_connects_camille() {
+    use passerelle::sandbox::treezor::personas::{CAMILLE, CAMILLE_ACCOUNT};
+
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let client = browser(&app);
+
+    // The start page offers Treezor and tells who to log in as.
+    let start = get(&client, &app.url("/demo"), None).await;
+    assert_eq!(start.status, 200, "{}", start.body);
+    assert!(
+        start.body.contains("value=\"sandbox-treezor\""),
+        "{}",
+        start.body
+    );
+    assert!(
+        start.body.contains("Connect Treezor (sandbox)"),
+        "{}",
+        start.body
+    );
+    let persona = between(&start.body, "id=\"treezor-persona\">", "</p>");
+    for expected in [
+        "<code>camille</code>",
+        "<code>treezor</code>",
+        "<code>123456</code>",
+    ] {
+        assert!(persona.contains(expected), "{expected} in {persona}");
+    }
+    let cookie = start
+        .set_cookie
+        .expect("a demo user cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Picking Treezor creates the connection through the API; the journey goes to Treezor's
+    // hosted login.
+    let action = between(&start.body, "<form method=\"post\" action=\"", "\"").to_owned();
+    let picked = post(
+        &client,
+        &action,
+        &[("bank_id", "sandbox-treezor")],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(picked.status, 303, "{}", picked.body);
+    let connect_url = picked.location.unwrap();
+    let go = post(&client, &connect_url, &[], None).await;
+    assert_eq!(go.status, 303, "{}", go.body);
+    let journey = go.set_cookie.expect("a journey cookie");
+    let journey = journey.split(';').next().unwrap().to_owned();
+    let authorize = go.location.unwrap();
+    let sandbox = app.sandbox.as_ref().unwrap();
+    assert!(
+        authorize.starts_with(&format!("{}/treezor/oauth/authorize?", sandbox.web_url())),
+        "{authorize}"
+    );
+    let callback = treezor_login(&client, &authorize, "camille").await;
+    let consent = get(&client, &callback, Some(&journey)).await;
+    let back = consent_all(&app, &client, &consent, &journey).await;
+    assert!(
+        back.starts_with(&app.url("/demo/done?connection_id=")),
+        "{back}"
+    );
+    assert!(back.ends_with("&status=active"), "{back}");
+
+    // The done page shows camille's wallets as the API returns them.
+    let done = get(&client, &back, Some(&cookie)).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let body = &done.body;
+    assert!(body.contains("<h1>Treezor (sandbox)</h1>"), "{body}");
+    assert!(body.contains("id=\"status\">active<"), "{body}");
+    let treezor = sandbox.treezor();
+    let wallets = treezor.wallets(CAMILLE);
+    assert_eq!(wallets.len(), 2);
+    for wallet in &wallets {
+        assert!(body.contains(&wallet.iban), "{} in {body}", wallet.iban);
+        assert!(body.contains(&wallet.name), "{} in {body}", wallet.name);
+    }
+    let main = treezor.wallet(CAMILLE_ACCOUNT).unwrap();
+    let booked = format!("{:.2} EUR", main.current_balance);
+    assert!(
+        body.contains(&booked),
+        "the booked balance {booked}: {body}"
+    );
+    assert!(
+        body.matches("class=\"tx\"").count() > 10,
+        "transactions: {body}"
+    );
+}
+
 #[actix_web::test]
 async fn a_cancelled_journey_shows_the_error() {
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
