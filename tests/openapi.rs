@@ -150,7 +150,7 @@ fn every_v1_operation_documents_401_with_the_api_key_and_errors_as_problem_json(
             checked += 1;
         }
     }
-    assert_eq!(checked, 31, "every /v1 operation was checked");
+    assert_eq!(checked, 32, "every /v1 operation was checked");
     let mut ids: Vec<_> = operations(&doc)
         .iter()
         .map(|(path, method)| doc["paths"][path][method]["operationId"].to_string())

@@ -8,62 +8,14 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::http_browser::{api, between, consent_all, new_connection, to_bank, HttpBrowser};
+use common::http_browser::{api, HttpBrowser};
 use common::sync::batch_sync;
+use common::treezor::connect_treezor;
 use common::{TestApp, TestDb};
 use passerelle::sandbox::treezor::personas::{CAMILLE, CAMILLE_ACCOUNT, CAMILLE_KITTY};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::time::Duration;
-
-/// Logs in at Treezor's hosted page as `username` (password and PIN); returns where Treezor
-/// sends the browser back.
-async fn hosted_login(browser: &HttpBrowser, authorize_url: &str, username: &str) -> String {
-    let page = browser.get(authorize_url).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let session = between(&page.body, "name=\"session\" value=\"", "\"").to_owned();
-    let action = authorize_url.split('?').next().unwrap();
-    let done = browser
-        .post(
-            action,
-            &[
-                ("session", session.as_str()),
-                ("action", "login"),
-                ("username", username),
-                ("password", "treezor"),
-                ("pin", "123456"),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, 302, "{}", done.body);
-    done.location.unwrap()
-}
-
-/// Connects `user` to the Treezor simulator as `username`, sharing everything; the id.
-async fn connect_treezor(
-    app: &TestApp,
-    browser: &HttpBrowser,
-    user: &str,
-    username: &str,
-) -> String {
-    let (id, connect_url) = new_connection(app, user, "sandbox-treezor").await;
-    let authorize = to_bank(browser, &connect_url).await;
-    let sandbox = app.sandbox.as_ref().unwrap();
-    assert!(
-        authorize.starts_with(&format!("{}/treezor/oauth/authorize?", sandbox.web_url())),
-        "{authorize}"
-    );
-    assert!(
-        authorize.contains("scope=read_only+read_write"),
-        "{authorize}"
-    );
-    let callback = hosted_login(browser, &authorize, username).await;
-    assert!(callback.starts_with(&app.url("/callback")), "{callback}");
-    let consent = browser.get(&callback).await;
-    let back = consent_all(app, browser, &consent).await;
-    assert!(back.ends_with("status=active"), "{back}");
-    id
-}
 
 fn decimal(v: &Value) -> Decimal {
     v["value"].as_str().unwrap().parse().unwrap()

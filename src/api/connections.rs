@@ -319,7 +319,7 @@ pub async fn list(
 }
 
 /// Loads a connection of this API client with its user's external id, or 404.
-fn owned(
+pub(super) fn owned(
     conn: &mut DbConnection,
     client: &ApiClientRow,
     id: &str,

@@ -49,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(connections::list)
     .service(connections::show)
     .service(connections::reauthorize)
+    .service(sca::open_session)
     .service(connections::remove)
     .service(syncs::request)
     .service(syncs::list)

@@ -27,6 +27,7 @@ use super::{
         connections::list,
         connections::show,
         connections::reauthorize,
+        sca::open_session,
         connections::remove,
         syncs::request,
         syncs::list,

@@ -12,9 +12,13 @@ use utoipa::ToSchema;
 use super::auth::{require_api_key, ApiClient};
 use super::body::{absent_or_value, JsonObject};
 use super::error::ApiError;
-use super::responses::{Conflict, Internal, NotFound, Unauthorized, ValidationFailed};
+use super::responses::{
+    BankUnavailable, Conflict, Internal, NotFound, Unauthorized, ValidationFailed,
+};
+use crate::bank::Connectors;
 use crate::connect::link::IssuedLink;
 use crate::connect::sca::{self, ScaChallenge, ScaError, Submission};
+use crate::connect::session::{self, SessionError};
 use crate::model::{ScaAction, ScaKind, ScaKindName, ScaStatus};
 use crate::state::AppState;
 
@@ -225,6 +229,7 @@ pub async fn show(
 pub async fn submit(
     client: ApiClient,
     state: web::Data<AppState>,
+    connectors: web::Data<Connectors>,
     id: web::Path<String>,
     body: JsonObject<ScaSubmission>,
 ) -> Result<HttpResponse, ApiError> {
@@ -243,6 +248,54 @@ pub async fn submit(
         } => Submission::Proof(proof),
         ScaSubmission { .. } => Submission::Poll,
     };
-    let challenge = sca::submit(&state, &client.0.id, &id, submission).await?;
+    let challenge = sca::submit(&state, &connectors, &client.0.id, &id, submission).await?;
     Ok(HttpResponse::Ok().json(ScaView::of(&challenge)))
+}
+
+/// Asks for an SCA session opened with a proof from the user's device (Treezor: the wallets
+/// list and operations older than 90 days are per-session reads). Answers the `signed_proof`
+/// challenge: the user's device signs its `data`, the app submits the proof to
+/// `POST /v1/sca/{id}`; Passerelle then opens the session at the provider, declares what the
+/// proof secured (Treezor's External Operations) and syncs the connection in that session.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{id}/sca-session",
+    operation_id = "open_sca_session",
+    params(("id" = String, Path, description = "Connection id")),
+    responses(
+        (status = 201, description = "The challenge to resolve", body = ScaView),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 500, response = Internal),
+        (status = 502, response = BankUnavailable),
+    ),
+    security(("api_key" = []))
+)]
+#[post("/v1/connections/{id}/sca-session", wrap = "from_fn(require_api_key)")]
+pub async fn open_session(
+    client: ApiClient,
+    state: web::Data<AppState>,
+    connectors: web::Data<Connectors>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = crate::store::run(&state.pool, move |conn| {
+        Ok(super::connections::owned(conn, &client.0, &id).map(|(row, _)| row))
+    })
+    .await??;
+    let challenge = session::issue(&state, &connectors, &row)
+        .await
+        .map_err(|e| match e {
+            SessionError::Unsupported => ApiError::Conflict(
+                "this connection's provider opens no SCA session with a device proof",
+            ),
+            SessionError::NotActive => {
+                ApiError::Conflict("only an active connection has a session to open")
+            }
+            SessionError::Bank(e) => ApiError::Bank(e.to_string()),
+            SessionError::Store(e) => ApiError::Store(e),
+            other => ApiError::Internal(other.into()),
+        })?;
+    Ok(HttpResponse::Created().json(ScaView::of(&challenge)))
 }

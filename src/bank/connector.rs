@@ -244,6 +244,10 @@ pub trait Connector {
     fn funds(&self) -> Option<&dyn super::funds::ConfirmFunds> {
         None
     }
+    /// SCA sessions opened with a proof the user's device signed, when the provider has them.
+    fn sca_sessions(&self) -> Option<&dyn super::sessions::ScaSessions> {
+        None
+    }
     /// Reading kept answers again, when the provider's answers can be replayed.
     fn renormalize(&self) -> Option<&dyn Renormalize> {
         None

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod policy;
 pub mod probe;
 pub mod retry;
+pub mod sessions;
 pub mod stet;
 mod token;
 pub mod treezor;

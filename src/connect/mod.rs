@@ -12,6 +12,7 @@ pub mod link;
 pub mod psu;
 pub mod revoke;
 pub mod sca;
+pub mod session;
 pub mod tokens;
 
 /// How long the provider's `state` stays valid.

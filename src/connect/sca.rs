@@ -136,10 +136,12 @@ pub async fn show(
 }
 
 /// Answers or polls the challenge. A redirect is resolved in the user's browser, so it only
-/// takes polls; codes and proofs go to the connector of a provider that issues them (none of
-/// the STET banks does).
+/// takes polls; a device proof opens the SCA session it was issued for
+/// ([`super::session::complete`]); codes go to the connector of a provider that issues them
+/// (none does yet).
 pub async fn submit(
     state: &AppState,
+    connectors: &crate::bank::Connectors,
     api_client_id: &str,
     id: &str,
     submission: Submission,
@@ -149,6 +151,14 @@ pub async fn submit(
         Submission::Poll => Ok(challenge),
         Submission::Otp(_) | Submission::Proof(_) if challenge.status.is_final() => {
             Err(ScaError::NotPending(challenge.status))
+        }
+        // A device proof opening an SCA session (Treezor).
+        Submission::Proof(proof)
+            if challenge.kind.name() == ScaKindName::SignedProof
+                && challenge.status == ScaStatus::AwaitingUser
+                && challenge.action == ScaAction::AccountDetails =>
+        {
+            super::session::complete(state, connectors, &challenge, proof).await
         }
         Submission::Otp(_) | Submission::Proof(_) => {
             Err(ScaError::KindMismatch(challenge.kind.name()))

@@ -85,6 +85,14 @@ pub enum ConnectionUpdate {
         /// How the PSU authenticated (RFC 8176 `amr`, space-separated).
         amr: String,
     },
+    /// The PSU passed an SCA outside a journey (a device proof): the SCA time and methods
+    /// change, nothing else; no browser passed it.
+    ScaPassed {
+        /// When.
+        sca_at: NaiveDateTime,
+        /// How (RFC 8176 `amr` or the provider's method, space-separated).
+        amr: String,
+    },
     /// The consent is in force and data can be read.
     Activated,
     /// The bank refused the refresh token; the PSU must pass SCA again.
@@ -144,6 +152,11 @@ impl From<ConnectionUpdate> for ConnectionChangeset {
                 set.consent_expires_at = Some(Some(consent_expires_at));
                 set.scopes = Some(scopes);
                 set.error_code = Some(None);
+            }
+            ConnectionUpdate::ScaPassed { sca_at, amr } => {
+                set.sca_at = Some(Some(sca_at));
+                set.sca_amr = Some(Some(amr));
+                set.sca_browser_hash = Some(None);
             }
             ConnectionUpdate::Activated => {
                 set.status = Some(ConnectionStatus::Active.as_str().into());

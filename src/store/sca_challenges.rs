@@ -194,3 +194,42 @@ pub fn mark_expired(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> Que
     ))
     .execute(conn)
 }
+
+/// Moves challenge `id` from one of `from` to `to`, recording when and the methods of a
+/// success or the reason of a failure; 0 when it no longer stands in `from` (someone else
+/// resolved it first), so two submissions of one proof cannot both go ahead.
+pub fn resolve(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &[ScaStatus],
+    to: ScaStatus,
+    at: NaiveDateTime,
+    detail: ResolutionDetail<'_>,
+) -> QueryResult<usize> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let target = sca_challenges::table
+        .filter(sca_challenges::id.eq(id))
+        .filter(sca_challenges::status.eq_any(from));
+    let (amr, failure) = match detail {
+        ResolutionDetail::None => (None, None),
+        ResolutionDetail::Amr(amr) => (Some(amr), None),
+        ResolutionDetail::Failure(code) => (None, Some(code)),
+    };
+    diesel::update(target)
+        .set((
+            sca_challenges::status.eq(to.as_str()),
+            sca_challenges::resolved_at.eq(Some(at)),
+            sca_challenges::amr.eq(amr),
+            sca_challenges::failure.eq(failure),
+        ))
+        .execute(conn)
+}
+
+/// Challenge `id`, whatever it is.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScaChallengeRow>> {
+    sca_challenges::table
+        .find(id)
+        .select(ScaChallengeRow::as_select())
+        .first(conn)
+        .optional()
+}

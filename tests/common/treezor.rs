@@ -38,6 +38,34 @@ pub async fn treezor_login(browser: &HttpBrowser, authorize_url: &str, username:
     done.location.unwrap()
 }
 
+/// Connects `user` to the Treezor simulator through the whole journey as `username`, sharing
+/// every wallet; returns the connection id.
+pub async fn connect_treezor(
+    app: &TestApp,
+    browser: &HttpBrowser,
+    user: &str,
+    username: &str,
+) -> String {
+    use super::http_browser::{consent_all, new_connection, to_bank};
+    let (id, connect_url) = new_connection(app, user, "sandbox-treezor").await;
+    let authorize = to_bank(browser, &connect_url).await;
+    let sandbox = app.sandbox.as_ref().unwrap();
+    assert!(
+        authorize.starts_with(&format!("{}/treezor/oauth/authorize?", sandbox.web_url())),
+        "{authorize}"
+    );
+    assert!(
+        authorize.contains("scope=read_only+read_write"),
+        "{authorize}"
+    );
+    let callback = treezor_login(browser, &authorize, username).await;
+    assert!(callback.starts_with(&app.url("/callback")), "{callback}");
+    let consent = browser.get(&callback).await;
+    let back = consent_all(app, browser, &consent).await;
+    assert!(back.ends_with("status=active"), "{back}");
+    id
+}
+
 /// A response, fully read.
 #[derive(Debug)]
 pub struct TzResp {

@@ -64,6 +64,11 @@ impl TreezorConnector {
         })
     }
 
+    /// The API client.
+    pub fn client(&self) -> &TreezorClient {
+        &self.client
+    }
+
     /// The scopes asked of Treezor (the profile's; Passerelle's own `aisp`/`cbpii` roles mean
     /// nothing there).
     fn scopes(&self) -> Vec<&'static str> {
@@ -73,7 +78,11 @@ impl TreezorConnector {
     /// The Treezor user the token was issued to (its `userId` claim, else `sub`). The JWT is
     /// read, not verified: it came from Treezor's token endpoint over mutual TLS, and only
     /// names whose data the token may read, which Treezor checks itself.
-    fn user_id(&self, token: &dyn TokenSource, endpoint: &str) -> Result<String, BankError> {
+    pub(super) fn user_id(
+        &self,
+        token: &dyn TokenSource,
+        endpoint: &str,
+    ) -> Result<String, BankError> {
         user_id_of(&token.access_token()).ok_or_else(|| {
             self.client.bad_response(
                 endpoint,
@@ -455,6 +464,10 @@ impl Connector for TreezorConnector {
 
     fn payments(&self) -> Option<&dyn InitiatePayments> {
         None
+    }
+
+    fn sca_sessions(&self) -> Option<&dyn crate::bank::sessions::ScaSessions> {
+        Some(self)
     }
 }
 

@@ -6,10 +6,12 @@
 //! - [`wire`]: the answers as they come (numbers or strings, numeric currencies, Paris times).
 //! - [`map`]: wallets, balances, operations and card payments into the domain model.
 //! - [`connector`]: the [`crate::bank::Connector`].
+//! - [`sessions`]: SCA sessions opened with a device proof, and External Operations.
 
 pub mod client;
 pub mod connector;
 pub mod map;
+pub mod sessions;
 pub mod wire;
 
 pub use client::TreezorClient;

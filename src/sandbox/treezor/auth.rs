@@ -19,6 +19,8 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// Whether this token's session was opened with an SCA (and, being unexpired, is active).
     pub with_sca: bool,
+    /// The access token itself: a proof presented on a per-session call opens its session.
+    pub token: String,
 }
 
 impl Caller {
@@ -87,6 +89,7 @@ pub fn authenticate(
         user_id: session.user_id,
         scopes: session.scopes.clone(),
         with_sca: session.with_sca,
+        token: token.to_owned(),
     })
 }
 

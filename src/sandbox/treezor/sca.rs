@@ -3,8 +3,8 @@
 //! - 180-day exemption ([`Rule::Exempt180`]): the user's last SCA (login with PIN, or a valid
 //!   proof) is at most 180 days old, or the request carries a valid proof. Else `sca_required`.
 //! - Per-session ([`Rule::PerSession`]): this token's session was opened with an SCA (and is
-//!   active: the token is unexpired), or the request carries a valid proof. Else
-//!   `sca_session_required`.
+//!   active: the token is unexpired), or the request carries a valid proof, which opens the
+//!   token's session with SCA from then on. Else `sca_session_required`.
 //! - Per-operation ([`Rule::PerOperation`]): a valid proof over exactly the seed's fields present
 //!   in the payload. Missing: `sca_proof_required`; invalid: `sca_proof_invalid`.
 //!
@@ -320,8 +320,16 @@ pub fn enforce(
 ) -> Result<(), TreezorError> {
     let user_id = caller.user()?;
     if let Some(proof) = proof {
-        return verify(inner, keys, proof, user_id, url, body, now)
-            .map_err(|fault| TreezorError::sca("sca_proof_invalid", fault.message()));
+        verify(inner, keys, proof, user_id, url, body, now)
+            .map_err(|fault| TreezorError::sca("sca_proof_invalid", fault.message()))?;
+        // A proof on a per-session call opens the session with SCA ("a new session must be
+        // open with an SCA", seed 000): the token's next per-session calls need no other.
+        if rule == Rule::PerSession {
+            if let Some(session) = inner.tokens.get_mut(&caller.token) {
+                session.with_sca = true;
+            }
+        }
+        return Ok(());
     }
     match rule {
         Rule::Exempt180 => {
