@@ -79,6 +79,9 @@ struct DonePage<'a> {
     t: &'a Texts,
     again: String,
     pay_action: String,
+    /// Whether the bank initiates payments (its profile has payment capabilities): the pay
+    /// button is shown only then.
+    pays: bool,
     bank_name: String,
     connection: ApiConnection,
     returned_error: Option<String>,
@@ -262,6 +265,10 @@ pub async fn done(
         Vec::new()
     };
     let bank_name = state.registry.display_name(&connection.bank_id);
+    let pays = state
+        .registry
+        .get(&connection.bank_id)
+        .is_some_and(|bank| bank.payments.is_some());
     let events = demo.inbox.for_connection(&connection.id);
     render(
         StatusCode::OK,
@@ -269,6 +276,7 @@ pub async fn done(
             t,
             again: demo.page_url("demo"),
             pay_action: demo.page_url("demo/pay"),
+            pays,
             bank_name,
             connection,
             returned_error: query.error,
