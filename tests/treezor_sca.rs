@@ -270,3 +270,61 @@ async fn a_late_declaration_comes_back_with_treezors_note_and_is_logged_as_an_er
         "the proof itself is never logged: {line}"
     );
 }
+
+#[actix_web::test]
+async fn an_approval_in_the_treezor_app_opens_the_session_and_a_refusal_opens_nothing() {
+    let (app, id) = camille_between_sessions(TestDb::sqlite()).await;
+    let treezor = app.sandbox.as_ref().unwrap().treezor();
+    let (_, before) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    let ask = || async {
+        let (status, challenge) = api(
+            &app,
+            "POST",
+            &format!("/v1/connections/{id}/sca-session?kind=decoupled"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{challenge}");
+        assert_eq!(challenge["kind"], "decoupled");
+        assert_eq!(challenge["poll_interval_seconds"], 5);
+        assert!(challenge["deadline"].is_string(), "{challenge}");
+        challenge
+    };
+    let poll = |challenge: Value| {
+        let app = &app;
+        async move {
+            let id = challenge["id"].as_str().unwrap().to_owned();
+            let (status, now) = api(app, "POST", &format!("/v1/sca/{id}"), Some(json!({}))).await;
+            assert_eq!(status, 200, "{now}");
+            now
+        }
+    };
+    let pending = |ops: Vec<Value>| -> String {
+        ops.iter()
+            .find(|o| o["status"] == "PENDING")
+            .map(|o| o["scaOperationRequestId"].as_str().unwrap().to_owned())
+            .expect("an approval waits on the user's phone")
+    };
+
+    // Approved on the phone: the next poll opens the session and syncs in it.
+    let challenge = ask().await;
+    assert_eq!(poll(challenge.clone()).await["status"], "awaiting_user");
+    treezor
+        .approve_sca_operation(&pending(treezor.sca_operations()))
+        .unwrap();
+    let done = poll(challenge).await;
+    assert_eq!(done["status"], "consumed", "{done}");
+    let (_, after) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert_ne!(after["last_synced_at"], before["last_synced_at"], "{after}");
+    // Treezor's own app performed that SCA: nothing to declare.
+    assert!(treezor.external_operations().is_empty());
+
+    // Refused on the phone: the challenge fails, nothing is opened.
+    let challenge = ask().await;
+    treezor
+        .refuse_sca_operation(&pending(treezor.sca_operations()))
+        .unwrap();
+    let done = poll(challenge).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["failure"], "refused_by_user");
+}

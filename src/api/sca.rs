@@ -252,16 +252,38 @@ pub async fn submit(
     Ok(HttpResponse::Ok().json(ScaView::of(&challenge)))
 }
 
+/// How the user opens the session.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// The user's device signs `data` in the app (the default).
+    SignedProof,
+    /// The user approves in the provider's app on their phone; the app polls.
+    Decoupled,
+}
+
+/// `POST /v1/connections/{id}/sca-session` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// `signed_proof` (default) or `decoupled`.
+    #[param(inline)]
+    pub kind: Option<SessionKind>,
+}
+
 /// Asks for an SCA session opened with a proof from the user's device (Treezor: the wallets
 /// list and operations older than 90 days are per-session reads). Answers the `signed_proof`
 /// challenge: the user's device signs its `data`, the app submits the proof to
 /// `POST /v1/sca/{id}`; Passerelle then opens the session at the provider, declares what the
 /// proof secured (Treezor's External Operations) and syncs the connection in that session.
+/// With `kind=decoupled` the user approves in the provider's app instead, and the app polls
+/// `POST /v1/sca/{id}` with `{}` until the challenge ends.
 #[utoipa::path(
     post,
     path = "/v1/connections/{id}/sca-session",
     operation_id = "open_sca_session",
-    params(("id" = String, Path, description = "Connection id")),
+    params(("id" = String, Path, description = "Connection id"), SessionQuery),
     responses(
         (status = 201, description = "The challenge to resolve", body = ScaView),
         (status = 401, response = Unauthorized),
@@ -278,13 +300,18 @@ pub async fn open_session(
     state: web::Data<AppState>,
     connectors: web::Data<Connectors>,
     id: web::Path<String>,
+    query: web::Query<SessionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let method = match query.into_inner().kind {
+        None | Some(SessionKind::SignedProof) => session::SessionMethod::DeviceProof,
+        Some(SessionKind::Decoupled) => session::SessionMethod::AppApproval,
+    };
     let row = crate::store::run(&state.pool, move |conn| {
         Ok(super::connections::owned(conn, &client.0, &id).map(|(row, _)| row))
     })
     .await??;
-    let challenge = session::issue(&state, &connectors, &row)
+    let challenge = session::issue(&state, &connectors, &row, method)
         .await
         .map_err(|e| match e {
             SessionError::Unsupported => ApiError::Conflict(

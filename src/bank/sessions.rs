@@ -74,8 +74,36 @@ pub struct Declared {
     pub note: Option<String>,
 }
 
+/// Where an approval asked in the user's app stands (Treezor's `scaOperations`).
+#[derive(Debug, Clone)]
+pub enum Approval {
+    /// Not answered yet.
+    Pending,
+    /// Approved: the proof the provider made of it.
+    Approved(SecretString),
+    /// Refused by the user.
+    Refused,
+    /// Not answered in time.
+    Expired,
+}
+
 /// Opening SCA sessions with a proof, and declaring what they secured.
 pub trait ScaSessions {
+    /// Asks the user to approve the session in the provider's app on their phone
+    /// (cross-device: Treezor's `scaOperations`); returns the provider's reference to poll.
+    fn request_approval<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        now: DateTime<Utc>,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<String>, BankError>>;
+
+    /// Where the approval `reference` stands.
+    fn approval<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        reference: &'a str,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Approval>, BankError>>;
+
     /// What the user's device must sign to open a session for `token`'s user.
     fn session_challenge(
         &self,

@@ -147,16 +147,20 @@ pub async fn submit(
     submission: Submission,
 ) -> Result<ScaChallenge, ScaError> {
     let challenge = show(state, api_client_id, id).await?;
+    let opens_session = challenge.status == ScaStatus::AwaitingUser
+        && challenge.action == ScaAction::AccountDetails;
     match submission {
+        // An approval pending in the provider's app: ask the provider.
+        Submission::Poll if opens_session && challenge.kind.name() == ScaKindName::Decoupled => {
+            super::session::poll(state, connectors, &challenge).await
+        }
         Submission::Poll => Ok(challenge),
         Submission::Otp(_) | Submission::Proof(_) if challenge.status.is_final() => {
             Err(ScaError::NotPending(challenge.status))
         }
         // A device proof opening an SCA session (Treezor).
         Submission::Proof(proof)
-            if challenge.kind.name() == ScaKindName::SignedProof
-                && challenge.status == ScaStatus::AwaitingUser
-                && challenge.action == ScaAction::AccountDetails =>
+            if opens_session && challenge.kind.name() == ScaKindName::SignedProof =>
         {
             super::session::complete(state, connectors, &challenge, proof).await
         }

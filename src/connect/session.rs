@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::sca::{ScaChallenge, ScaError};
 use super::tokens::StoredToken;
 use super::{random_token, token_hash};
-use crate::bank::sessions::{Declaration, SecuredAction};
+use crate::bank::sessions::{Approval, Declaration, SecuredAction};
 use crate::bank::{BankError, Connector, ConnectorError, Connectors};
 use crate::model::{ConnectionStatus, ScaAction, ScaKindName, ScaStatus};
 use crate::state::AppState;
@@ -80,11 +80,27 @@ async fn token(
     .map_err(|e| e.to_string())
 }
 
-/// Issues the `signed_proof` challenge that opens a session on `connection`.
+/// How the user authenticates to open the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMethod {
+    /// The user's device signs the challenge's `data` in the app (`signed_proof`).
+    DeviceProof,
+    /// The user approves in the provider's app on their phone; Passerelle polls (`decoupled`).
+    AppApproval,
+}
+
+/// How long an approval in the provider's app may take (Treezor gives no expiry; its
+/// simulator's is five minutes).
+pub const APPROVAL_SECONDS: i64 = 300;
+/// How often the app should poll an approval.
+pub const POLL_SECONDS: u32 = 5;
+
+/// Issues the challenge that opens a session on `connection`: `signed_proof` or `decoupled`.
 pub async fn issue(
     state: &AppState,
     connectors: &Connectors,
     connection: &ConnectionRow,
+    method: SessionMethod,
 ) -> Result<ScaChallenge, SessionError> {
     if !connection.is(ConnectionStatus::Active) {
         return Err(SessionError::NotActive);
@@ -94,7 +110,29 @@ pub async fn issue(
     let token = token(state, &connector, &connection.id)
         .await
         .map_err(SessionError::Tokens)?;
-    let challenge = sessions.session_challenge(&token, state.clock.now())?;
+    let (kind, details, ttl) = match method {
+        SessionMethod::DeviceProof => {
+            let challenge = sessions.session_challenge(&token, state.clock.now())?;
+            (
+                ScaKindName::SignedProof,
+                serde_json::json!({ "data": challenge.data }),
+                CHALLENGE_TTL_SECONDS,
+            )
+        }
+        SessionMethod::AppApproval => {
+            let reference = sessions.request_approval(&token, state.clock.now()).await?;
+            let deadline = state.clock.now() + Duration::seconds(APPROVAL_SECONDS);
+            (
+                ScaKindName::Decoupled,
+                serde_json::json!({
+                    "poll_interval_seconds": POLL_SECONDS,
+                    "deadline": deadline,
+                    "reference": reference.value,
+                }),
+                APPROVAL_SECONDS,
+            )
+        }
+    };
     let now = state.clock.stored_now();
     // Nothing secret rides on this challenge (the data to sign is not a bearer): its
     // `state_hash` is a random value no one holds.
@@ -103,12 +141,12 @@ pub async fn issue(
         &connection.id,
         token_hash(&random_token()?),
         now,
-        now + Duration::seconds(CHALLENGE_TTL_SECONDS),
+        now + Duration::seconds(ttl),
     );
-    row.kind = Some(ScaKindName::SignedProof.as_str().to_owned());
+    row.kind = Some(kind.as_str().to_owned());
     row.status = ScaStatus::AwaitingUser.as_str().to_owned();
     row.action = Some(ScaAction::AccountDetails.as_str().to_owned());
-    row.details = Some(serde_json::json!({ "data": challenge.data }).to_string());
+    row.details = Some(details.to_string());
     let stored = row.clone();
     store::run(&state.pool, move |conn| {
         Ok(sca_challenges::insert(conn, &stored)?)
@@ -162,12 +200,110 @@ async fn resolve(
     Ok(moved == 1)
 }
 
-/// Completes a session challenge with the user's `proof`; returns the challenge as it ends.
+/// Completes a `signed_proof` session challenge with the proof the user's device signed
+/// outside the provider's services: the actions it secures are declared.
 pub async fn complete(
     state: &AppState,
     connectors: &Connectors,
     challenge: &ScaChallenge,
     proof: String,
+) -> Result<ScaChallenge, ScaError> {
+    finish(state, connectors, challenge, proof, true).await
+}
+
+/// Polls a `decoupled` session challenge at the provider: still pending, refused, expired,
+/// or approved — then the provider's proof opens the session. The approval happened in the
+/// provider's own app (its service), so nothing is declared.
+pub async fn poll(
+    state: &AppState,
+    connectors: &Connectors,
+    challenge: &ScaChallenge,
+) -> Result<ScaChallenge, ScaError> {
+    let id = challenge.id.clone();
+    let row = store::run(&state.pool, move |conn| {
+        Ok(sca_challenges::find(conn, &id)?)
+    })
+    .await?
+    .ok_or(ScaError::NotFound)?;
+    let reference = row
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|d| {
+            d.get("reference")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        });
+    let (Some(reference), Some(connection_id)) = (reference, challenge.connection_id.clone())
+    else {
+        resolve(
+            state,
+            challenge,
+            ScaStatus::Failed,
+            Err("corrupt_challenge"),
+        )
+        .await?;
+        return reread(state, challenge).await;
+    };
+    let cid = connection_id.clone();
+    let Some(connection) =
+        store::run(&state.pool, move |conn| Ok(connections::find(conn, &cid)?)).await?
+    else {
+        return reread(state, challenge).await;
+    };
+    let Ok(connector) = connectors.get(&connection.bank_id) else {
+        return Ok(challenge.clone());
+    };
+    let (Some(sessions), Ok(token)) = (
+        connector.sca_sessions(),
+        token(state, &connector, &connection_id).await,
+    ) else {
+        return Ok(challenge.clone());
+    };
+    let answer = match sessions.approval(&token, &reference).await {
+        Ok(answer) => answer.value,
+        Err(e) => {
+            // The app polls again; the provider's failure is not the user's answer.
+            tracing::warn!(challenge = %challenge.id, error = %e, "polling an approval failed");
+            return Ok(challenge.clone());
+        }
+    };
+    match answer {
+        Approval::Pending => Ok(challenge.clone()),
+        Approval::Refused => {
+            resolve(state, challenge, ScaStatus::Failed, Err("refused_by_user")).await?;
+            reread(state, challenge).await
+        }
+        Approval::Expired => {
+            resolve(
+                state,
+                challenge,
+                ScaStatus::Expired,
+                Err("not_approved_in_time"),
+            )
+            .await?;
+            reread(state, challenge).await
+        }
+        Approval::Approved(proof) => {
+            finish(
+                state,
+                connectors,
+                challenge,
+                proof.expose_secret().to_owned(),
+                false,
+            )
+            .await
+        }
+    }
+}
+
+/// Opens the session with `proof`, declares what it secured when `declare`, syncs in it.
+async fn finish(
+    state: &AppState,
+    connectors: &Connectors,
+    challenge: &ScaChallenge,
+    proof: String,
+    declare_actions: bool,
 ) -> Result<ScaChallenge, ScaError> {
     let refuse = |code| async move {
         resolve(state, challenge, ScaStatus::Failed, Err(code)).await?;
@@ -199,7 +335,9 @@ pub async fn complete(
     let opened = open(state, connectors, &connection, &proof, &amr).await;
     match opened {
         Ok(connector) => {
-            declare(state, &connector, &connection, &consent, proof, now).await;
+            if declare_actions {
+                declare(state, &connector, &connection, &consent, proof, now).await;
+            }
             sync_in_session(state, &connector, &connection.id, &consent).await;
             resolve(state, challenge, ScaStatus::Consumed, Ok(amr)).await?;
         }

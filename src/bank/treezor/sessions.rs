@@ -15,7 +15,7 @@ use super::client::{Call, ProofTransport};
 use super::connector::{rfc3339, TreezorConnector};
 use super::{map, wire};
 use crate::bank::retry::NoRetries;
-use crate::bank::sessions::{Declaration, Declared, ScaSessions, SessionChallenge};
+use crate::bank::sessions::{Approval, Declaration, Declared, ScaSessions, SessionChallenge};
 use crate::bank::{BankError, BankResponse, Connector, TokenSource};
 use crate::model::Account;
 
@@ -32,7 +32,117 @@ struct ExternalOperation {
 const WALLETS: &str = "GET /v1/wallets";
 const DECLARE: &str = "POST /core-connect/sca/externalOperations";
 
+/// A cross-device approval as Treezor answers it (seed 001:12159-12187).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScaOperation {
+    sca_operation_request_id: wire::Id,
+    status: String,
+    #[serde(default)]
+    sca_proof: Option<String>,
+}
+
+const SCA_OPERATIONS: &str = "POST /core-connect/sca/scaOperations";
+const SCA_OPERATION: &str = "GET /core-connect/sca/scaOperations/{id}";
+
 impl ScaSessions for TreezorConnector {
+    fn request_approval<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        now: DateTime<Utc>,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<String>, BankError>> {
+        async move {
+            let data: serde_json::Value =
+                serde_json::from_str(&self.session_challenge(token, now)?.data).map_err(|e| {
+                    self.client()
+                        .bad_response(SCA_OPERATIONS, "dataToSign".into(), e.to_string())
+                })?;
+            let body = serde_json::json!({
+                "dataToSign": data,
+                "actionName": "externalDisplayAccountDetails",
+                "actionDescription": "Open a session to read your accounts",
+                "requestBy": "",
+            });
+            let (answer, exchanges) = self
+                .client()
+                .call::<ScaOperation>(Call {
+                    method: awc::http::Method::POST,
+                    endpoint: SCA_OPERATIONS,
+                    path: "/core-connect/sca/scaOperations".into(),
+                    query: Vec::new(),
+                    body: Some(body),
+                    token,
+                    proof: None,
+                    gate: &NoRetries,
+                })
+                .await?;
+            let answer = answer.ok_or_else(|| {
+                self.client()
+                    .bad_response(SCA_OPERATIONS, ".".into(), "an empty answer".into())
+            })?;
+            Ok(BankResponse {
+                value: answer.sca_operation_request_id.0,
+                exchanges,
+            })
+        }
+        .boxed_local()
+    }
+
+    fn approval<'a>(
+        &'a self,
+        token: &'a dyn TokenSource,
+        reference: &'a str,
+    ) -> LocalBoxFuture<'a, Result<BankResponse<Approval>, BankError>> {
+        async move {
+            // The reference came from Treezor; it goes into a path, so only its own shape.
+            if reference.is_empty()
+                || !reference
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(self.client().bad_response(
+                    SCA_OPERATION,
+                    "scaOperationRequestId".into(),
+                    "not a Treezor id".into(),
+                ));
+            }
+            let (answer, exchanges) = self
+                .client()
+                .call::<ScaOperation>(Call {
+                    method: awc::http::Method::GET,
+                    endpoint: SCA_OPERATION,
+                    path: format!("/core-connect/sca/scaOperations/{reference}"),
+                    query: Vec::new(),
+                    body: None,
+                    token,
+                    proof: None,
+                    gate: &crate::bank::retry::FreeRetries,
+                })
+                .await?;
+            let answer = answer.ok_or_else(|| {
+                self.client()
+                    .bad_response(SCA_OPERATION, ".".into(), "an empty answer".into())
+            })?;
+            let value = match (answer.status.as_str(), answer.sca_proof) {
+                ("VALIDATED", Some(proof)) if !proof.is_empty() => {
+                    Approval::Approved(SecretString::from(proof))
+                }
+                ("VALIDATED", _) => {
+                    return Err(self.client().bad_response(
+                        SCA_OPERATION,
+                        "scaProof".into(),
+                        "validated without a proof".into(),
+                    ))
+                }
+                ("REFUSED", _) => Approval::Refused,
+                ("EXPIRED", _) => Approval::Expired,
+                _ => Approval::Pending,
+            };
+            Ok(BankResponse { value, exchanges })
+        }
+        .boxed_local()
+    }
+
     fn session_challenge(
         &self,
         token: &dyn TokenSource,
