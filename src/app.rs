@@ -8,6 +8,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::api::auth::AuthCache;
 use crate::api::feed_cache::FeedPageCache;
@@ -43,13 +44,16 @@ impl Application {
 
     /// As [`Application::build`], on the given clock (shared with the sandbox bank, so tests
     /// move both with one call).
-    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(mut config: Config, clock: Clock) -> anyhow::Result<Self> {
         crate::data_dir::prepare(&config.data_dir)?;
         prepare_certificates(&config)?;
         crate::tls::expiry::log_expiring(&config.certs, clock.now());
         // The sandbox starts first: with port 0 only the bound addresses are known, and the
         // registry's sandbox profiles point at them.
         let sandbox = start_sandbox(&config, &clock).await?;
+        if let Some(sandbox) = &sandbox {
+            receive_sandbox_webhooks(&mut config, sandbox)?;
+        }
         let hosts = match (&sandbox, config.sandbox_external) {
             (Some(s), _) => Some((s.addr.to_string(), s.web_addr.to_string())),
             (None, true) => config
@@ -174,6 +178,34 @@ async fn start_sandbox(config: &Config, clock: &Clock) -> anyhow::Result<Option<
         .await
         .context("PASSERELLE_SANDBOX_LISTEN: cannot start the sandbox bank")?;
     Ok(Some(handle))
+}
+
+/// The bank id of the Treezor simulator's profile.
+const SANDBOX_TREEZOR: &str = "sandbox-treezor";
+
+/// Points the Treezor simulator's webhooks at this Passerelle
+/// (`<public_url>webhooks/providers/sandbox-treezor`), signed with the configured secret of
+/// `sandbox-treezor`, else with a random one made now and set in `config` for the connector.
+fn receive_sandbox_webhooks(config: &mut Config, sandbox: &SandboxHandle) -> anyhow::Result<()> {
+    let secret = match config.provider_webhook_secrets.get(SANDBOX_TREEZOR) {
+        Some(secret) => secret.clone(),
+        None => {
+            let mut bytes = [0u8; 32];
+            openssl::rand::rand_bytes(&mut bytes).context("sandbox webhook secret")?;
+            let secret = SecretString::from(hex::encode(bytes));
+            let bank = SANDBOX_TREEZOR.parse().context("sandbox bank id")?;
+            config.provider_webhook_secrets.insert(bank, secret.clone());
+            secret
+        }
+    };
+    let url = config
+        .public_url
+        .join(&format!("webhooks/providers/{SANDBOX_TREEZOR}"))
+        .context("PASSERELLE_PUBLIC_URL: the sandbox webhook URL")?;
+    sandbox
+        .treezor()
+        .set_webhook(url.as_str(), secret.expose_secret());
+    Ok(())
 }
 
 /// The token-sealing keys: `PASSERELLE_SEALING_KEYS` when set, else a development key kept in

@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::store::DatabaseUrl;
+
+mod provider_secrets;
+pub use provider_secrets::ProviderWebhookSecrets;
 
 /// The environment variable naming an optional TOML config file.
 pub const CONFIG_FILE_VAR: &str = "PASSERELLE_CONFIG";
@@ -44,6 +47,7 @@ const KEYS: &[&str] = &[
     "allow_test_clock",
     "webhook_allow_private",
     "webhook_timeout_seconds",
+    "provider_webhook_secrets",
 ];
 
 /// A configuration error; the message names the offending key.
@@ -101,6 +105,8 @@ struct RawConfig {
     allow_test_clock: Option<bool>,
     webhook_allow_private: Option<bool>,
     webhook_timeout_seconds: Option<u64>,
+    #[serde(skip_serializing)]
+    provider_webhook_secrets: Option<SecretString>,
 }
 
 /// How log lines are written.
@@ -191,6 +197,10 @@ pub struct Config {
     /// How long a webhook receiver has to answer (`PASSERELLE_WEBHOOK_TIMEOUT_SECONDS`, 1 to
     /// 30, default 10); a slower answer is a failed attempt, retried later.
     pub webhook_timeout: std::time::Duration,
+    /// The secret each provider signs its webhooks with
+    /// (`PASSERELLE_PROVIDER_WEBHOOK_SECRETS`, `bank_id=secret` pairs); a bank without one
+    /// accepts none. In sandbox mode `sandbox-treezor` gets a random one unless set.
+    pub provider_webhook_secrets: ProviderWebhookSecrets,
 }
 
 /// What `DELETE /v1/connections/{id}` does with the data already read.
@@ -430,6 +440,11 @@ impl Config {
                 ))
             }
         };
+        let provider_webhook_secrets = match &raw.provider_webhook_secrets {
+            None => ProviderWebhookSecrets::default(),
+            Some(spec) => ProviderWebhookSecrets::parse(spec.expose_secret())
+                .map_err(|e| ConfigError::new("provider_webhook_secrets", e))?,
+        };
         let test_clock_file = non_empty(raw.test_clock_file).map(PathBuf::from);
         // A debug build is a test build; a release build is a server someone relies on, and a
         // clock one file write away from "181 days later" would expire every consent.
@@ -444,6 +459,7 @@ impl Config {
         Ok(Self {
             webhook_allow_private: raw.webhook_allow_private.unwrap_or(false),
             webhook_timeout,
+            provider_webhook_secrets,
             test_clock_file,
             revoked_data,
             database_pool_size,

@@ -1,5 +1,6 @@
-//! Which handler answers which path: the JSON API under `/v1`, the journey and demo pages, and
-//! the middleware every response goes through (request id, tracing).
+//! Which handler answers which path: the JSON API under `/v1`, providers' webhooks
+//! (`/webhooks/providers/{bank_id}`), the journey and demo pages, and the middleware every
+//! response goes through (request id, tracing).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -49,6 +50,7 @@ pub fn build(
         .app_data(state)
         .app_data(connectors)
         .configure(crate::api::routes)
+        .configure(crate::api::provider_webhooks::routes)
         .configure(crate::compat::gocardless::routes)
         .configure(|cfg| crate::web::routes(cfg, demo))
 }

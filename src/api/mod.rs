@@ -13,6 +13,7 @@ pub mod health;
 pub mod json;
 pub mod openapi;
 pub mod payments;
+pub mod provider_webhooks;
 pub mod quota_budget;
 pub mod responses;
 pub mod sca;

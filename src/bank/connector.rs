@@ -159,6 +159,10 @@ pub struct ProviderEvent {
     pub id: String,
     /// The provider's event type.
     pub kind: String,
+    /// The provider's ids of the accounts the event concerns (what Passerelle stores as an
+    /// account's `bank_resource_id`), read from the signed part only; empty for an event about
+    /// none, or of a kind Passerelle does not act on.
+    pub resource_ids: Vec<String>,
     /// The body, parsed.
     pub payload: serde_json::Value,
 }

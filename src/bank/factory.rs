@@ -172,7 +172,11 @@ fn build_treezor(
     let oauth = OAuthClient::new(oauth_urls, false, config.client_id.clone(), http.clone())
         .with_clock(clock.clone());
     let client = TreezorClient::new(bank.id.clone(), endpoints.clone(), http, clock.clone());
-    TreezorConnector::new(bank.clone(), oauth, client)
+    let webhook_secret = config
+        .provider_webhook_secrets
+        .get(bank.id.as_str())
+        .cloned();
+    TreezorConnector::new(bank.clone(), oauth, client, webhook_secret)
         .ok_or_else(|| incomplete("no [treezor] section"))
 }
 

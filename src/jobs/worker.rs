@@ -309,6 +309,9 @@ impl Worker {
             // Payments whose creation's answer never came back: expired, never sent again.
             let stale = now - Duration::seconds(crate::payments::initiate::INTENT_TIMEOUT_SECONDS);
             crate::payments::progress::expire_stale_intents(conn, stale, now)?;
+            // Provider webhook ids past the window in which a replay is recognised.
+            let window = Duration::days(store::provider_webhooks::REMEMBER_DAYS);
+            store::provider_webhooks::prune(conn, now - window)?;
             Ok((
                 crate::connect::expiry::expire_due(conn, now)?,
                 crate::connect::expiry::fail_interrupted(conn, now)?,

@@ -19,6 +19,7 @@ pub mod continuity;
 pub mod gocardless;
 pub mod jobs;
 pub mod payments;
+pub mod provider_webhooks;
 pub mod quota;
 pub mod sca_challenges;
 pub mod simplefin;

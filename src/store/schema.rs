@@ -441,6 +441,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    provider_webhook_events (bank_id, webhook_id) {
+        bank_id -> Text,
+        webhook_id -> Text,
+        kind -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> api_clients (api_client_id));
 diesel::joinable!(users -> api_clients (api_client_id));
 diesel::joinable!(connections -> users (user_id));
@@ -490,6 +499,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     bank_responses,
     bank_pauses,
+    provider_webhook_events,
     event_sequences,
     change_sequences,
 );

@@ -9,6 +9,7 @@
 //! sent when the ledger refuses.
 
 pub mod freshness;
+pub mod provider_events;
 pub mod reconcile;
 pub mod replay;
 pub mod rows;

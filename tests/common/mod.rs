@@ -140,6 +140,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         test_clock_file: None,
         webhook_allow_private: false,
         webhook_timeout: passerelle::events::deliver::TIMEOUT,
+        provider_webhook_secrets: Default::default(),
     }
 }
 

@@ -50,17 +50,27 @@ pub struct TreezorConnector {
     profile: TreezorProfile,
     oauth: OAuthClient,
     client: TreezorClient,
+    webhooks: Option<super::webhooks::TreezorWebhooks>,
 }
 
 impl TreezorConnector {
     /// The connector over already-built clients; `None` when `bank` is not a Treezor profile.
-    pub fn new(bank: Bank, oauth: OAuthClient, client: TreezorClient) -> Option<Self> {
+    /// Webhooks are verified with `webhook_secret`; without one, none is accepted.
+    pub fn new(
+        bank: Bank,
+        oauth: OAuthClient,
+        client: TreezorClient,
+        webhook_secret: Option<SecretString>,
+    ) -> Option<Self> {
         let profile = bank.treezor()?.clone();
+        let webhooks = webhook_secret
+            .map(|secret| super::webhooks::TreezorWebhooks::new(bank.id.clone(), secret));
         Some(Self {
             bank,
             profile,
             oauth,
             client,
+            webhooks,
         })
     }
 
@@ -459,7 +469,7 @@ impl Connector for TreezorConnector {
     }
 
     fn webhooks(&self) -> Option<&dyn ProviderWebhooks> {
-        None
+        self.webhooks.as_ref().map(|w| w as &dyn ProviderWebhooks)
     }
 
     fn payments(&self) -> Option<&dyn InitiatePayments> {

@@ -7,11 +7,13 @@
 //! - [`map`]: wallets, balances, operations and card payments into the domain model.
 //! - [`connector`]: the [`crate::bank::Connector`].
 //! - [`sessions`]: SCA sessions opened with a device proof, and External Operations.
+//! - [`webhooks`]: Treezor's webhooks, their signature verified over the payload as sent.
 
 pub mod client;
 pub mod connector;
 pub mod map;
 pub mod sessions;
+pub mod webhooks;
 pub mod wire;
 
 pub use client::TreezorClient;
