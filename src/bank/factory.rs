@@ -148,7 +148,7 @@ fn build_stet(
 
 /// A Treezor program's connector: the QWAC as the mutual-TLS client certificate (seed 001:485,
 /// "an extra layer"), Treezor's authorization server for the users' logins.
-fn build_treezor(
+pub fn build_treezor(
     bank: &Bank,
     config: &Config,
     clock: &Clock,

@@ -8,10 +8,12 @@
 //! - [`connector`]: the [`crate::bank::Connector`].
 //! - [`sessions`]: SCA sessions opened with a device proof, and External Operations.
 //! - [`webhooks`]: Treezor's webhooks, their signature verified over the payload as sent.
+//! - [`payments`]: transfers, beneficiaries and payouts, each sent once with its proof.
 
 pub mod client;
 pub mod connector;
 pub mod map;
+pub mod payments;
 pub mod sessions;
 pub mod webhooks;
 pub mod wire;
