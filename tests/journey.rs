@@ -14,37 +14,9 @@ use common::http_browser::{
 use common::{TestApp, TestDb};
 use serde_json::json;
 
-/// Every log line of this test binary, for the "no secret in logs" check.
-static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
-
-struct LogSink;
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs (once) a subscriber that keeps every line, at debug level for Passerelle.
-fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,passerelle=debug"))
-        .with_writer(|| LogSink)
-        .with_ansi(false)
-        .try_init();
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
-}
-
 #[actix_web::test]
 async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
-    capture_logs();
+    common::logs::capture();
     for db in TestDb::all() {
         let app = TestApp::spawn_with_sandbox(db).await;
         let client = HttpBrowser::new(&app);
@@ -117,7 +89,7 @@ async fn a_user_connects_a_sandbox_bank_and_the_app_reads_the_data() {
 
 #[actix_web::test]
 async fn state_attacks_get_an_error_page_and_store_nothing() {
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let (_, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
@@ -180,7 +152,7 @@ async fn state_attacks_get_an_error_page_and_store_nothing() {
 
 #[actix_web::test]
 async fn a_cancel_at_the_bank_returns_an_error_to_the_app() {
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let (id, connect_url) = new_connection(&app, "lea", "sandbox-bcp").await;
@@ -212,7 +184,7 @@ async fn stored_tokens(app: &TestApp, id: &str) -> passerelle::connect::tokens::
 
 #[actix_web::test]
 async fn one_user_connecting_both_sandbox_banks_sees_all_their_accounts() {
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let bcp = connect(&app, &client, "georges", "sandbox-bcp", "GEORGES").await;
@@ -289,7 +261,7 @@ async fn database_text(app: &TestApp) -> String {
 #[actix_web::test]
 async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
     use secrecy::ExposeSecret;
-    capture_logs();
+    common::logs::capture();
     for db in TestDb::all() {
         let app = TestApp::spawn_with_sandbox(db).await;
         let client = HttpBrowser::new(&app);
@@ -326,7 +298,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
                 "a token in clear (hex) in the database"
             );
         }
-        let logged = logs();
+        let logged = common::logs::text();
         assert!(logged.contains("/callback"), "the journey was logged");
         assert!(
             logged.contains("/connect/{token}") && logged.contains("/consent/{token}"),
@@ -369,7 +341,7 @@ async fn no_token_is_stored_in_clear_logged_or_kept_under_an_old_key() {
 
 #[actix_web::test]
 async fn the_browser_that_just_passed_sca_changes_the_shared_accounts_without_a_new_one() {
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
@@ -418,7 +390,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
     use passerelle::bank::TokenSource;
     use passerelle::connect::tokens::StoredToken;
     use secrecy::ExposeSecret;
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;
@@ -475,7 +447,7 @@ async fn refresh_is_single_flight_and_a_dead_refresh_token_requires_reauthorizat
 
 #[actix_web::test]
 async fn deleting_a_connection_revokes_it_at_the_bank() {
-    capture_logs();
+    common::logs::capture();
     let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
     let client = HttpBrowser::new(&app);
     let id = connect(&app, &client, "lea", "sandbox-bcp", "LEA").await;

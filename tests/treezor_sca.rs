@@ -21,29 +21,6 @@ use passerelle::sandbox::treezor::personas::CAMILLE;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-/// Every log line of this test binary, for the "logged as an error" check.
-static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
-
-struct LogSink;
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,passerelle=debug"))
-        .with_writer(|| LogSink)
-        .with_ansi(false)
-        .try_init();
-}
-
 /// A connected camille whose login session is over (two hours on).
 async fn camille_between_sessions(db: TestDb) -> (TestApp, String) {
     let app = TestApp::spawn_with_sandbox(db).await;
@@ -216,7 +193,7 @@ async fn an_sca_session_is_only_for_providers_that_open_one_with_a_proof() {
 
 #[actix_web::test]
 async fn a_late_declaration_comes_back_with_treezors_note_and_is_logged_as_an_error() {
-    capture_logs();
+    common::logs::capture();
     let (app, id) = camille_between_sessions(TestDb::sqlite()).await;
     let treezor = app.sandbox.as_ref().unwrap().treezor();
     let state = &app.state;
@@ -258,7 +235,7 @@ async fn a_late_declaration_comes_back_with_treezors_note_and_is_logged_as_an_er
         declared.value.note.as_deref(),
         Some("Declaration delay is too long")
     );
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
+    let logs = common::logs::text();
     let line = logs
         .lines()
         .find(|l| l.contains("Treezor scored an External Operation with a note"))

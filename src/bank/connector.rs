@@ -42,6 +42,20 @@ pub struct ScaRequest {
     pub pkce_verifier: Option<SecretString>,
 }
 
+impl ScaRequest {
+    /// The redirect to an OAuth provider's authorization page (STET banks, Treezor's hosted
+    /// login): the URL, the `state` sent and the PKCE verifier to keep.
+    pub fn oauth_redirect(redirect: crate::oauth::AuthorizationRedirect) -> Self {
+        Self {
+            kind: ScaKind::Redirect {
+                url: Some(redirect.url.to_string()),
+            },
+            state: Some(SecretString::from(redirect.state)),
+            pkce_verifier: redirect.pkce_verifier,
+        }
+    }
+}
+
 /// Reads of the user's accounts. Lists answered empty come back empty. A transient failure is
 /// retried as [`super::retry`] says, each retry first allowed by the caller's [`RetryGate`] (an
 /// unattended caller spends its quota ledger there).

@@ -130,6 +130,55 @@ impl Retries {
     }
 }
 
+impl Retries {
+    /// Whether to send a call once more, having waited if so: only a `GET`, within the policy,
+    /// and when the call's `gate` allows it. The gate is asked last, as an unattended caller's
+    /// gate spends quota; and before the wait, so a refused retry costs no waiting. `asked`:
+    /// the bank's `Retry-After`, if any.
+    pub async fn wait_for_next(
+        &mut self,
+        is_get: bool,
+        asked: Option<Duration>,
+        gate: &dyn RetryGate,
+        bank: &dyn std::fmt::Display,
+        endpoint: &str,
+    ) -> bool {
+        if !is_get {
+            return false;
+        }
+        let Some(wait) = self.next_wait(asked) else {
+            return false;
+        };
+        if !gate.may_retry().await {
+            return false;
+        }
+        self.record(wait);
+        tracing::info!(
+            bank = %bank,
+            endpoint,
+            retry = self.done,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "transient bank failure: retrying"
+        );
+        actix_rt::time::sleep(wait).await;
+        true
+    }
+}
+
+/// What a call that got no answer failed with, and whether sending it again may succeed.
+pub fn transport_failure(e: crate::tls::client::TransportError) -> (super::BankErrorKind, bool) {
+    use crate::tls::client::TransportError;
+    let transient = e.is_transient();
+    let kind = match e {
+        TransportError::BodyTooLarge { limit } => super::BankErrorKind::TooLarge { limit },
+        other => super::BankErrorKind::Unavailable {
+            status: None,
+            reason: other.to_string(),
+        },
+    };
+    (kind, transient)
+}
+
 /// Whether an answer with `status` is a passing outage worth a retry: 500, 502, 503, 504.
 /// (501 is permanent; 429 means the day's quota is spent.)
 pub fn retryable_status(status: u16) -> bool {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod browser;
 pub mod http_browser;
+pub mod logs;
 pub mod openapi;
 pub mod payments;
 pub mod sandbox;

@@ -23,7 +23,7 @@ use crate::bank::{
 use crate::clock::Clock;
 use crate::httpsig::Signer;
 use crate::registry::{Bank, BankId, Endpoints, Environment, SignatureProfile, StetProfile};
-use crate::tls::client::{BankHttpClient, RawResponse, TransportError};
+use crate::tls::client::{BankHttpClient, RawResponse};
 
 /// The answer to `POST /payment-requests`: the body and the `location` of the new resource.
 #[derive(Debug, Clone)]
@@ -199,14 +199,7 @@ impl StetClient {
             started.elapsed(),
         );
         let raw = sent.map_err(|e| {
-            let transient = e.is_transient();
-            let kind = match e {
-                TransportError::BodyTooLarge { limit } => BankErrorKind::TooLarge { limit },
-                other => BankErrorKind::Unavailable {
-                    status: None,
-                    reason: other.to_string(),
-                },
-            };
+            let (kind, transient) = retry::transport_failure(e);
             Failed {
                 transient,
                 ..fail(kind)
@@ -276,35 +269,22 @@ impl StetClient {
         }
     }
 
-    /// Whether to send `call` once more, having waited if so: only a GET, within the policy,
-    /// and when the call's gate allows it. The gate is asked last, as an unattended caller's
-    /// gate spends quota; and before the wait, so a refused retry costs no waiting. `asked`:
-    /// the bank's `Retry-After`, if any.
+    /// Whether to send `call` once more, having waited if so (see [`Retries::wait_for_next`]).
     async fn should_retry(
         &self,
         call: &Call<'_>,
         retries: &mut Retries,
         asked: Option<Duration>,
     ) -> bool {
-        if call.method != Method::GET {
-            return false;
-        }
-        let Some(wait) = retries.next_wait(asked) else {
-            return false;
-        };
-        if !call.gate.may_retry().await {
-            return false;
-        }
-        retries.record(wait);
-        tracing::info!(
-            bank = %self.bank,
-            endpoint = call.endpoint,
-            retry = retries.done(),
-            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "transient bank failure: retrying"
-        );
-        actix_rt::time::sleep(wait).await;
-        true
+        retries
+            .wait_for_next(
+                call.method == Method::GET,
+                asked,
+                call.gate,
+                &self.bank,
+                call.endpoint,
+            )
+            .await
     }
 
     /// The error for an answer that came (its status and body kept for diagnosis).

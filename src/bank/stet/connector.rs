@@ -18,7 +18,7 @@ use crate::bank::connector::{
 use crate::bank::payments::InitiatePayments;
 use crate::bank::policy::{Freshness, ScaFreshnessPolicy, UnattendedAccessPolicy};
 use crate::bank::{BankError, BankErrorKind, BankResponse, PsuContext, TokenSource};
-use crate::model::{Account, ScaAction, ScaKind};
+use crate::model::{Account, ScaAction};
 use crate::oauth::{OAuthClient, OAuthError, Refreshed, TokenSet};
 use crate::registry::{Bank, Scope, StetProfile};
 
@@ -102,14 +102,7 @@ pub fn access_of(choice: &AccessChoice) -> Access {
 
 impl GrantAccess for StetConnector {
     fn start(&self, redirect_uri: &Url, scopes: &[&str], state: &str) -> ScaRequest {
-        let redirect = self.oauth.authorize_url(redirect_uri, scopes, state);
-        ScaRequest {
-            kind: ScaKind::Redirect {
-                url: Some(redirect.url.to_string()),
-            },
-            state: Some(SecretString::from(redirect.state)),
-            pkce_verifier: redirect.pkce_verifier,
-        }
+        ScaRequest::oauth_redirect(self.oauth.authorize_url(redirect_uri, scopes, state))
     }
 
     fn complete<'a>(

@@ -15,7 +15,7 @@ use crate::bank::retry::{self, Retries, RetryGate, RetryPolicy};
 use crate::bank::{BankError, BankErrorDetails, BankErrorKind, RawExchange, TokenSource};
 use crate::clock::Clock;
 use crate::registry::{BankId, Endpoints};
-use crate::tls::client::{BankHttpClient, OutboundRequest, RawResponse, TransportError};
+use crate::tls::client::{BankHttpClient, OutboundRequest, RawResponse};
 
 /// Where a per-operation or per-session SCA proof travels (seed 000: "the data to sign in the
 /// path and payload"; 001 shows both the `X-Trz-SCA` header and an `sca` body field).
@@ -166,14 +166,7 @@ impl TreezorClient {
             started.elapsed(),
         );
         let raw = sent.map_err(|e| {
-            let transient = e.is_transient();
-            let kind = match e {
-                TransportError::BodyTooLarge { limit } => BankErrorKind::TooLarge { limit },
-                other => BankErrorKind::Unavailable {
-                    status: None,
-                    reason: other.to_string(),
-                },
-            };
+            let (kind, transient) = retry::transport_failure(e);
             Failed {
                 transient,
                 ..fail(kind)
@@ -243,24 +236,15 @@ impl TreezorClient {
         retries: &mut Retries,
         asked: Option<Duration>,
     ) -> bool {
-        if call.method != Method::GET {
-            return false;
-        }
-        let Some(wait) = retries.next_wait(asked) else {
-            return false;
-        };
-        if !call.gate.may_retry().await {
-            return false;
-        }
-        retries.record(wait);
-        tracing::info!(
-            bank = %self.bank,
-            endpoint = call.endpoint,
-            retry = retries.done(),
-            "transient Treezor failure: retrying"
-        );
-        actix_rt::time::sleep(wait).await;
-        true
+        retries
+            .wait_for_next(
+                call.method == Method::GET,
+                asked,
+                call.gate,
+                &self.bank,
+                call.endpoint,
+            )
+            .await
     }
 
     /// The error for an answer that came (its status and body kept for diagnosis).

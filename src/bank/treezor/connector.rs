@@ -18,7 +18,7 @@ use crate::bank::policy::{Freshness, ScaFreshnessPolicy, UnattendedAccessPolicy}
 use crate::bank::{
     BankError, BankResponse, DateRange, PsuContext, RawExchange, RetryGate, TokenSource,
 };
-use crate::model::{Account, Balance, BankResourceId, ScaAction, ScaKind, Transaction};
+use crate::model::{Account, Balance, BankResourceId, ScaAction, Transaction};
 use crate::oauth::{OAuthClient, OAuthError, Refreshed, TokenSet};
 use crate::registry::{Bank, TreezorProfile};
 
@@ -347,16 +347,11 @@ impl ReadAccounts for TreezorConnector {
 
 impl GrantAccess for TreezorConnector {
     fn start(&self, redirect_uri: &Url, _scopes: &[&str], state: &str) -> ScaRequest {
-        let redirect = self
-            .oauth
-            .authorize_url(redirect_uri, &self.scopes(), state);
-        ScaRequest {
-            kind: ScaKind::Redirect {
-                url: Some(redirect.url.to_string()),
-            },
-            state: Some(SecretString::from(redirect.state)),
-            pkce_verifier: redirect.pkce_verifier,
-        }
+        // Treezor's own scopes, whatever Passerelle's roles (`aisp`, `cbpii`) ask.
+        ScaRequest::oauth_redirect(
+            self.oauth
+                .authorize_url(redirect_uri, &self.scopes(), state),
+        )
     }
 
     fn complete<'a>(

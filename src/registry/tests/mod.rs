@@ -257,8 +257,10 @@ fn sandbox_off_drops_sandbox_banks() {
     let registry = Registry::load(&[], None).unwrap();
     assert!(registry.get("sandbox-bcp").is_none());
     assert!(registry.get("sandbox-caisse-epargne").is_none());
+    assert!(registry.get("sandbox-treezor").is_none());
     assert!(registry.banks().all(|b| !b.sandbox));
-    assert_eq!(registry.len(), builtin::BUILTIN.len() - 2);
+    // The three sandbox profiles: two STET banks and the Treezor simulator.
+    assert_eq!(registry.len(), builtin::BUILTIN.len() - 3);
 }
 
 #[test]
@@ -444,7 +446,7 @@ fn valid_extra_profile_loads_and_other_files_are_ignored() {
         bank.source,
         dir.path().join("test-bank.toml").display().to_string()
     );
-    assert_eq!(registry.len(), builtin::BUILTIN.len() - 2 + 1);
+    assert_eq!(registry.len(), builtin::BUILTIN.len() - 3 + 1);
 }
 
 #[test]
