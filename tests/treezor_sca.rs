@@ -305,3 +305,23 @@ async fn an_approval_in_the_treezor_app_opens_the_session_and_a_refusal_opens_no
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["failure"], "refused_by_user");
 }
+
+#[actix_web::test]
+async fn the_same_proof_submitted_twice_at_once_opens_one_session_and_declares_once() {
+    let (app, id) = camille_between_sessions(TestDb::sqlite()).await;
+    let treezor = app.sandbox.as_ref().unwrap().treezor();
+    let (challenge, url, body) = ask_session(&app, &id).await;
+    let proof = treezor.sign_proof(CAMILLE, &url, &body).unwrap();
+    let (first, second) = futures_util::join!(
+        submit(&app, &challenge, &proof),
+        submit(&app, &challenge, &proof)
+    );
+    for (status, answer) in [&first, &second] {
+        assert!(*status == 200 || *status == 409, "{status} {answer}");
+        assert_ne!(answer["status"], "failed", "{answer}");
+    }
+    let cid = challenge["id"].as_str().unwrap();
+    let (_, end) = api(&app, "GET", &format!("/v1/sca/{cid}"), None).await;
+    assert_eq!(end["status"], "consumed", "{end}");
+    assert_eq!(treezor.external_operations().len(), 2, "declared once");
+}

@@ -181,20 +181,24 @@ async fn resolve(
     to: ScaStatus,
     detail: Result<String, &'static str>,
 ) -> Result<bool, ScaError> {
+    resolve_from(state, challenge, ScaStatus::AwaitingUser, to, detail).await
+}
+
+/// Moves `challenge` from `from` to `to`; `false` when it no longer stood in `from`.
+async fn resolve_from(
+    state: &AppState,
+    challenge: &ScaChallenge,
+    from: ScaStatus,
+    to: ScaStatus,
+    detail: Result<String, &'static str>,
+) -> Result<bool, ScaError> {
     let (id, now) = (challenge.id.clone(), state.clock.stored_now());
     let moved = store::run(&state.pool, move |conn| {
         let detail = match &detail {
             Ok(amr) => ResolutionDetail::Amr(amr),
             Err(code) => ResolutionDetail::Failure(code),
         };
-        Ok(sca_challenges::resolve(
-            conn,
-            &id,
-            &[ScaStatus::AwaitingUser],
-            to,
-            now,
-            detail,
-        )?)
+        Ok(sca_challenges::resolve(conn, &id, &[from], to, now, detail)?)
     })
     .await?;
     Ok(moved == 1)
@@ -332,17 +336,25 @@ async fn finish(
         refuse("connection_gone").await?;
         return reread(state, challenge).await;
     };
+    // One submission goes on: the challenge is claimed (`succeeded`: the user produced a
+    // proof) before the proof is sent, so a second, concurrent submission stops here instead
+    // of presenting the same single-use proof and ending the challenge the wrong way.
+    if !resolve(state, challenge, ScaStatus::Succeeded, Ok(amr.clone())).await? {
+        return reread(state, challenge).await;
+    }
     let opened = open(state, connectors, &connection, &proof, &amr).await;
-    match opened {
+    let (to, detail) = match opened {
         Ok(connector) => {
             if declare_actions {
                 declare(state, &connector, &connection, &consent, proof, now).await;
             }
             sync_in_session(state, &connector, &connection.id, &consent).await;
-            resolve(state, challenge, ScaStatus::Consumed, Ok(amr)).await?;
+            (ScaStatus::Consumed, Ok(amr))
         }
-        Err(code) => refuse(code).await?,
-    }
+        // The provider refused the proof after all: the session is not open.
+        Err(code) => (ScaStatus::Failed, Err(code)),
+    };
+    resolve_from(state, challenge, ScaStatus::Succeeded, to, detail).await?;
     reread(state, challenge).await
 }
 

@@ -144,7 +144,8 @@ pub struct ScaProof {
 
 /// The lifecycle: `created → awaiting_user → succeeded → consumed`, with `failed`, `expired`
 /// and `locked` as the other ends. A final state never changes; `succeeded` may still expire
-/// unused.
+/// unused, or fail when the provider refuses the proof the user produced (Treezor checks a
+/// device proof only when it is presented).
 pub fn transition(from: ScaStatus, to: ScaStatus) -> Result<ScaStatus, IllegalTransition> {
     use ScaStatus::*;
     let allowed = matches!(
@@ -154,7 +155,7 @@ pub fn transition(from: ScaStatus, to: ScaStatus) -> Result<ScaStatus, IllegalTr
                 AwaitingUser,
                 AwaitingUser | Succeeded | Failed | Expired | Locked
             )
-            | (Succeeded, Consumed | Expired)
+            | (Succeeded, Consumed | Expired | Failed)
     );
     if allowed {
         Ok(to)
@@ -173,6 +174,7 @@ mod tests {
         assert_eq!(transition(Created, AwaitingUser), Ok(AwaitingUser));
         assert_eq!(transition(AwaitingUser, Succeeded), Ok(Succeeded));
         assert_eq!(transition(Succeeded, Consumed), Ok(Consumed));
+        assert_eq!(transition(Succeeded, Failed), Ok(Failed));
         assert_eq!(transition(AwaitingUser, Locked), Ok(Locked));
         for end in [Failed, Expired, Locked, Consumed] {
             assert!(end.is_final());
