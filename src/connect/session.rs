@@ -198,7 +198,14 @@ async fn resolve_from(
             Ok(amr) => ResolutionDetail::Amr(amr),
             Err(code) => ResolutionDetail::Failure(code),
         };
-        Ok(sca_challenges::resolve(conn, &id, &[from], to, now, detail)?)
+        Ok(sca_challenges::resolve(
+            conn,
+            &id,
+            &[from],
+            to,
+            now,
+            detail,
+        )?)
     })
     .await?;
     Ok(moved == 1)
