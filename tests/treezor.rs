@@ -221,3 +221,28 @@ async fn between_sessions_the_sync_reads_balances_and_recent_operations_without_
     let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
     assert_eq!(connection["status"], "active", "{connection}");
 }
+
+#[actix_web::test]
+async fn a_month_after_the_login_the_refresh_is_refused_and_the_connection_asks_for_a_new_one() {
+    let app = TestApp::spawn_with_sandbox(TestDb::sqlite()).await;
+    let browser = HttpBrowser::new(&app);
+    let id = connect_treezor(&app, &browser, "camille", "camille").await;
+    // Within the month, unattended syncs go on (the token is refreshed).
+    app.state
+        .clock
+        .advance(Duration::from_secs(20 * 86_400))
+        .unwrap();
+    batch_sync(&app, &id)
+        .await
+        .expect("day 20: refreshed and read");
+    // Past Treezor's month (seed 001:583-594), the refresh token is dead: nothing can be
+    // read until the user logs in again.
+    app.state
+        .clock
+        .advance(Duration::from_secs(11 * 86_400))
+        .unwrap();
+    let failed = batch_sync(&app, &id).await.expect_err("day 31: no token");
+    assert!(failed.to_string().contains("refresh"), "{failed}");
+    let (_, connection) = api(&app, "GET", &format!("/v1/connections/{id}"), None).await;
+    assert_eq!(connection["status"], "reauth_required", "{connection}");
+}
