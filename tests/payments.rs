@@ -203,6 +203,12 @@ async fn an_idempotency_key_answers_the_same_payment_refuses_another_body_and_pa
                 .status,
             200
         );
+        // The dead link's challenge says so: failed, superseded.
+        let old_challenge = first["sca"]["id"].as_str().unwrap();
+        let (code, shown) = api(&app, "GET", &format!("/v1/sca/{old_challenge}"), None).await;
+        assert_eq!(code, 200, "{shown}");
+        assert_eq!(shown["status"], "failed", "{shown}");
+        assert_eq!(shown["failure"], "superseded");
         // Another body under the same key.
         let (code, reused) = create(&app, "lea", Some("same-key"), &body(&account, "4.00")).await;
         assert_eq!(code, 422, "{reused}");

@@ -69,20 +69,38 @@ pub fn issue_link(
     })
 }
 
+/// Kills the payment's live links: each is spent, and its challenge, still waiting for the
+/// user, ends `failed` (`superseded`), so `GET /v1/sca/{id}` of a replaced link says it can
+/// do nothing more.
 fn consume_links(
     conn: &mut DbConnection,
     payment_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
+    let live = || {
         sca_challenges::table
             .filter(sca_challenges::payment_id.eq(payment_id))
             .filter(sca_challenges::purpose.eq(LINK_PURPOSE))
-            .filter(sca_challenges::consumed_at.is_null()),
-    )
-    .set(sca_challenges::consumed_at.eq(Some(now)))
-    .execute(conn)
+            .filter(sca_challenges::consumed_at.is_null())
+    };
+    let waiting = [
+        ScaStatus::Created.as_str(),
+        ScaStatus::AwaitingUser.as_str(),
+    ];
+    diesel::update(live().filter(sca_challenges::status.eq_any(waiting)))
+        .set((
+            sca_challenges::status.eq(ScaStatus::Failed.as_str()),
+            sca_challenges::resolved_at.eq(Some(now)),
+            sca_challenges::failure.eq(Some(SUPERSEDED)),
+        ))
+        .execute(conn)?;
+    diesel::update(live())
+        .set(sca_challenges::consumed_at.eq(Some(now)))
+        .execute(conn)
 }
+
+/// Why a replaced approval link's challenge failed.
+pub const SUPERSEDED: &str = "superseded";
 
 /// The payment a live link opens (without using the link up).
 pub fn payment_of_link(

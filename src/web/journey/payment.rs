@@ -196,9 +196,8 @@ pub async fn pay_continue(
 /// What the bank's report URL brings back.
 #[derive(Debug, Deserialize)]
 pub struct ReturnQuery {
-    /// `ok` or `ko`, as Passerelle wrote it (never trusted: the status is read at the bank).
-    #[allow(dead_code)]
-    result: Option<String>,
+    // The `result` (`ok`/`ko`) Passerelle writes into the report URL is not read: the status
+    // comes from the bank, never from the URL.
     /// The user's authorization code, from a bank that confirms with `o-confirmation`.
     code: Option<String>,
 }
