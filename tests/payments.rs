@@ -99,6 +99,8 @@ async fn a_payment_is_approved_confirmed_executed_and_seen_after_the_next_sync()
         assert!(report.contains(&format!("/pay/return/{id}")), "{report}");
         let back = browser.get(&report).await;
         assert_eq!(back.status, 303, "{}", back.body);
+        // The user's payment grant served its one confirmation and is revoked at the bank.
+        assert_eq!(app.sandbox.as_ref().unwrap().live_pisp_user_grants(), 0);
         let to_app = back.location.unwrap();
         assert!(
             to_app.starts_with("https://app.example/payments/done?"),

@@ -70,6 +70,12 @@ impl SandboxHandle {
         self.state.payment_statuses()
     }
 
+    /// How many payment grants of PSUs are still live (see
+    /// [`SandboxState::live_pisp_user_grants`]).
+    pub fn live_pisp_user_grants(&self) -> usize {
+        self.state.live_pisp_user_grants()
+    }
+
     /// The Treezor simulator served under `/treezor` on both listeners.
     pub fn treezor(&self) -> super::treezor::TreezorHandle {
         super::treezor::TreezorHandle::new(self.treezor.clone())

@@ -106,6 +106,16 @@ impl SandboxState {
         out
     }
 
+    /// How many grants a PSU gave for payments (`pisp`, authorization code) are still live:
+    /// Passerelle revokes each once its payment is confirmed.
+    pub fn live_pisp_user_grants(&self) -> usize {
+        self.lock()
+            .grants
+            .values()
+            .filter(|g| g.psu.is_some() && g.scope.main == super::oauth::Scope::Pisp && !g.revoked)
+            .count()
+    }
+
     /// The payments confirmed from `account`, as its transactions (see [`payments::debits`]).
     /// Takes the lock: not to be called while holding it.
     pub fn payments_from(&self, account: &AccountSpec) -> Vec<Generated> {

@@ -202,15 +202,16 @@ pub struct ReturnQuery {
     code: Option<String>,
 }
 
-/// The user's own token from the code their bank sent back, for the `o-confirmation`; `None`
-/// (logged) when there is none or the bank refuses it: the status poll then expires the
-/// payment at the end of the approval window, unconfirmed.
+/// The user's own token from the code their bank sent back, for the `o-confirmation`, with
+/// its refresh token (revoked once the confirmation is done); `None` (logged) when there is
+/// none or the bank refuses it: the status poll then expires the payment at the end of the
+/// approval window, unconfirmed.
 async fn user_token(
     state: &AppState,
     connectors: &Connectors,
     payment_id: &str,
     code: Option<String>,
-) -> Option<FixedToken> {
+) -> Option<(FixedToken, Option<SecretString>)> {
     let code = SecretString::from(code?);
     let bank_id = store::run(&state.pool, {
         let id = payment_id.to_owned();
@@ -222,11 +223,33 @@ async fn user_token(
     let connector = connectors.get(&bank_id).ok()?;
     let redirect = report_url(&state.config.public_url, payment_id, true).ok()?;
     match connector.access().complete(&code, &redirect, None).await {
-        Ok(tokens) => Some(FixedToken(tokens.access_token)),
+        Ok(tokens) => Some((FixedToken(tokens.access_token), tokens.refresh_token)),
         Err(e) => {
             tracing::warn!(payment = %payment_id, error = %e, "the approval's code was refused");
             None
         }
+    }
+}
+
+/// Revokes the user's payment grant at the bank (BPCE: revoking the refresh token revokes
+/// the access token too); a failure is logged, and the access token dies with its hour.
+async fn revoke_grant(
+    state: &AppState,
+    connectors: &Connectors,
+    payment_id: &str,
+    refresh: &SecretString,
+) {
+    let id = payment_id.to_owned();
+    let bank_id = store::run(&state.pool, move |conn| {
+        Ok(crate::store::payments::find(conn, &id)?.map(|p| p.bank_id))
+    })
+    .await;
+    let Ok(Some(bank_id)) = bank_id else { return };
+    let Ok(connector) = connectors.get(&bank_id) else {
+        return;
+    };
+    if let Err(e) = connector.access().revoke(refresh).await {
+        tracing::warn!(payment = %payment_id, error = %e, "the user's payment grant could not be revoked");
     }
 }
 
@@ -269,9 +292,14 @@ pub async fn pay_return(
         clock: state.clock.clone(),
     };
     let psu = psu::from_request(&req, state.clock.now());
-    let token = user_token(&state, &connectors, &payment_id, query.into_inner().code).await;
-    let token = token.as_ref().map(|t| t as &dyn TokenSource);
-    let payment = match follow(&ctx, &connectors, &payment_id, Some(&psu), token).await {
+    let grant = user_token(&state, &connectors, &payment_id, query.into_inner().code).await;
+    let token = grant.as_ref().map(|(t, _)| t as &dyn TokenSource);
+    let followed = follow(&ctx, &connectors, &payment_id, Some(&psu), token).await;
+    // The user's grant served this one confirmation: it dies now, whatever came of it.
+    if let Some((_, Some(refresh))) = &grant {
+        revoke_grant(&state, &connectors, &payment_id, refresh).await;
+    }
+    let payment = match followed {
         Ok((payment, _)) => payment,
         Err(e) => {
             // The poll job takes it from here (the confirmation too, once the bank can say).
