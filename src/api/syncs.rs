@@ -42,7 +42,8 @@ pub struct SyncRunView {
     /// The run's id.
     pub id: String,
     /// `psu` (the user present: the journey, or the app's request with `PSU-IP-Address`),
-    /// `batch` (the scheduler, or a request without the user), `replay`.
+    /// `batch` (the scheduler, or a request without the user), `webhook` (the provider said
+    /// something changed), `sca_session` (a session opened between logins), `replay`.
     pub trigger: String,
     /// `queued`, `succeeded` or `failed`.
     pub status: String,
