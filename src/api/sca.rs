@@ -289,6 +289,7 @@ pub struct SessionQuery {
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
+        (status = 422, response = ValidationFailed),
         (status = 500, response = Internal),
         (status = 502, response = BankUnavailable),
     ),
