@@ -29,3 +29,15 @@ pub struct AppState {
     /// The one clock every service reads (tests move it, with the sandbox's).
     pub clock: Clock,
 }
+
+impl AppState {
+    /// What the services outside a request (syncs, payments) take from the state.
+    pub fn sync_context(&self) -> crate::sync::service::SyncContext {
+        crate::sync::service::SyncContext {
+            pool: self.pool.clone(),
+            config: self.config.clone(),
+            keyring: self.keyring.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}

@@ -372,8 +372,8 @@ async fn the_demo_offers_treezor_names_its_persona_and_connects_camille() {
         body.matches("class=\"tx\"").count() > 10,
         "transactions: {body}"
     );
-    // No pay button where the bank's profile initiates no payment (a pay would end in 422).
-    assert!(!body.contains("pay-button"), "{body}");
+    // Treezor pays (approved in its app): each wallet has its pay button.
+    assert_eq!(body.matches("pay-button").count(), 2, "{body}");
 }
 
 #[actix_web::test]

@@ -266,6 +266,11 @@ pub trait Connector {
     fn sca_sessions(&self) -> Option<&dyn super::sessions::ScaSessions> {
         None
     }
+    /// Payments the user's device approves operation by operation, with the user's own token
+    /// (Treezor), when the provider pays that way rather than through [`Self::payments`].
+    fn device_payments(&self) -> Option<&dyn super::device_payments::DevicePayments> {
+        None
+    }
     /// Reading kept answers again, when the provider's answers can be replayed.
     fn renormalize(&self) -> Option<&dyn Renormalize> {
         None

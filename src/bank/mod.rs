@@ -9,6 +9,7 @@
 //! through the caller's [`TokenSource`], which persists the new refresh token.
 
 pub mod connector;
+pub mod device_payments;
 mod error;
 pub mod factory;
 pub mod funds;

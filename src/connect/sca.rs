@@ -137,7 +137,8 @@ pub async fn show(
 
 /// Answers or polls the challenge. A redirect is resolved in the user's browser, so it only
 /// takes polls; a device proof opens the SCA session it was issued for
-/// ([`super::session::complete`]); codes go to the connector of a provider that issues them
+/// ([`super::session::complete`]) or sends the payment operation it was issued for
+/// ([`crate::payments::device`]); codes go to the connector of a provider that issues them
 /// (none does yet).
 pub async fn submit(
     state: &AppState,
@@ -149,7 +150,19 @@ pub async fn submit(
     let challenge = show(state, api_client_id, id).await?;
     let opens_session = challenge.status == ScaStatus::AwaitingUser
         && challenge.action == ScaAction::AccountDetails;
+    let pays = challenge.status == ScaStatus::AwaitingUser
+        && challenge.action == ScaAction::ThirdPartyPayment
+        && challenge.kind.name() != ScaKindName::Redirect;
     match submission {
+        // A payment approved in the provider's app: ask the provider.
+        Submission::Poll if pays && challenge.kind.name() == ScaKindName::Decoupled => {
+            crate::payments::device::poll(&state.sync_context(), connectors, &challenge).await
+        }
+        // A payment operation signed by the user's device (Treezor).
+        Submission::Proof(proof) if pays && challenge.kind.name() == ScaKindName::SignedProof => {
+            crate::payments::device::submit(&state.sync_context(), connectors, &challenge, proof)
+                .await
+        }
         // An approval pending in the provider's app: ask the provider.
         Submission::Poll if opens_session && challenge.kind.name() == ScaKindName::Decoupled => {
             super::session::poll(state, connectors, &challenge).await

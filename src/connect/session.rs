@@ -157,7 +157,7 @@ pub async fn issue(
 
 /// The `iat` and `amr` a device proof claims (a JWS; not verified here: the provider verifies
 /// it when it is presented, and refuses a forged one).
-fn claims(proof: &str) -> Option<(DateTime<Utc>, String)> {
+pub(crate) fn claims(proof: &str) -> Option<(DateTime<Utc>, String)> {
     let payload = proof.trim().split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))

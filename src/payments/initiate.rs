@@ -45,8 +45,8 @@ pub struct NewPayment {
     pub requested_execution_date: Option<NaiveDate>,
     /// SCT Inst.
     pub instant: bool,
-    /// Where the user's browser goes back.
-    pub redirect_url: Url,
+    /// Where the user's browser goes back (none for a device approval: stored empty).
+    pub redirect_url: Option<Url>,
 }
 
 /// What the idempotency key says of a creation.
@@ -105,7 +105,11 @@ pub fn begin(
             bank_status: None,
             requested_execution_date: order.requested_execution_date,
             instant: order.instant,
-            redirect_url: order.redirect_url.to_string(),
+            redirect_url: order
+                .redirect_url
+                .as_ref()
+                .map(Url::to_string)
+                .unwrap_or_default(),
             debtor_account_id: order.debtor_account_id.clone(),
             approval_url_sealed: None,
             approval_deadline: None,
@@ -160,7 +164,7 @@ fn replay(
 
 /// What a failed creation call means: `None` when nothing reached the bank (the intent may be
 /// dropped and the key used again), else the status and reason to record.
-fn failure_outcome(error: &PaymentError) -> Option<(PaymentStatus, &'static str)> {
+pub(super) fn failure_outcome(error: &PaymentError) -> Option<(PaymentStatus, &'static str)> {
     match error {
         PaymentError::Credentials(_) | PaymentError::Order(_) => None,
         PaymentError::Bank(e) => match &e.kind {

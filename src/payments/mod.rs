@@ -10,6 +10,7 @@
 //! confirmation is sent only when the bank's status read just before says it waits for one.
 
 pub mod approval;
+pub mod device;
 pub mod initiate;
 pub mod progress;
 pub mod record;
@@ -37,6 +38,13 @@ pub mod reason {
     pub const NOT_CONFIRMED_IN_TIME: &str = "not_confirmed_in_time";
     /// The user cancelled on Passerelle's page, before going to the bank.
     pub const CANCELLED_BY_USER: &str = "cancelled_by_user";
+    /// The user refused the payment in their provider's app.
+    pub const REFUSED_BY_USER: &str = "refused_by_user";
+    /// The provider refused the proof the user's device signed: nothing was paid.
+    pub const PROOF_REFUSED: &str = "proof_refused";
+    /// The provider failed before the payment itself was sent (a beneficiary added, the next
+    /// approval not asked): nothing was paid.
+    pub const PROVIDER_ERROR: &str = "provider_error";
 }
 
 /// Why a payment step failed.
@@ -57,6 +65,9 @@ pub enum PaymentFlowError {
     /// The bank initiates no payment through Passerelle.
     #[error("the bank {0} initiates no payment")]
     NoPayments(String),
+    /// No random bytes.
+    #[error("no random bytes")]
+    Random(#[from] openssl::error::ErrorStack),
     /// The payment is gone.
     #[error("payment {0} not found")]
     NotFound(String),

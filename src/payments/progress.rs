@@ -42,6 +42,18 @@ pub fn enqueue_poll(
     )
 }
 
+/// Queues the payment's poll at `run_at`, or brings its queued poll forward to then.
+pub fn poll_at(
+    conn: &mut DbConnection,
+    payment_id: &str,
+    run_at: NaiveDateTime,
+) -> QueryResult<()> {
+    if !enqueue_poll(conn, payment_id, run_at)? {
+        jobs::bring_forward(conn, &format!("payment:{payment_id}"), run_at)?;
+    }
+    Ok(())
+}
+
 /// When to look again at a payment in `status`, created at `created_at`: often while the user
 /// is approving and the bank settling, then less and less (a scheduled payment, daily).
 pub fn next_poll(status: PaymentStatus, created_at: NaiveDateTime, now: NaiveDateTime) -> Duration {
@@ -79,6 +91,13 @@ pub async fn follow(
     let payment = store::run(&ctx.pool, move |conn| Ok(payments::find(conn, &id)?))
         .await?
         .ok_or_else(|| PaymentFlowError::NotFound(payment_id.to_owned()))?;
+    // A payment the user's device approves is followed with the user's token.
+    if connectors
+        .get(&payment.bank_id)
+        .is_ok_and(|c| c.device_payments().is_some())
+    {
+        return super::device::follow(ctx, connectors, payment).await;
+    }
     let current = status_of(&payment);
     let Some(bank_id) = payment.bank_payment_id.clone() else {
         return Ok((payment, Next::Done));
@@ -168,7 +187,7 @@ fn target(
     (to != current).then_some((to, why))
 }
 
-async fn apply(
+pub(super) async fn apply(
     ctx: &SyncContext,
     payment: PaymentRow,
     seen: &BankPaymentStatus,

@@ -154,6 +154,23 @@ pub fn creditor_name(raw: &str) -> Result<String, Invalid> {
     Ok(trimmed.to_owned())
 }
 
+/// A BIC (ISO 9362): 4 letters (the institution), 2 letters (the country), 2 letters or
+/// digits (the location), and optionally 3 more (the branch); uppercased.
+pub fn bic(raw: &str) -> Result<String, Invalid> {
+    let bic = raw.trim().to_ascii_uppercase();
+    let b = bic.as_bytes();
+    let shaped = matches!(b.len(), 8 | 11)
+        && b[..6].iter().all(u8::is_ascii_uppercase)
+        && b[6..].iter().all(u8::is_ascii_alphanumeric);
+    if !shaped {
+        return Err(invalid(
+            "creditor_bic",
+            "8 or 11 characters: 6 letters, then letters or digits",
+        ));
+    }
+    Ok(bic)
+}
+
 /// A requested execution date: `YYYY-MM-DD`, after `today` (the bank's calendar day) and at
 /// most a year ahead.
 pub fn execution_date(raw: &str, today: NaiveDate) -> Result<NaiveDate, Invalid> {

@@ -117,6 +117,12 @@ impl Protocol {
         matches!(self, Self::Stet | Self::Treezor)
     }
 
+    /// Whether its payments are approved on the user's device, operation by operation
+    /// (`signed_proof` or `decoupled`), rather than at the bank's pages (`redirect`).
+    pub fn approves_payments_on_device(self) -> bool {
+        matches!(self, Self::Treezor)
+    }
+
     /// The tag as written in profiles and shown by the API, e.g. `"stet"`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -230,3 +230,21 @@ pub fn retry(conn: &mut DbConnection, id: &str, at: NaiveDateTime) -> QueryResul
     .execute(conn)
     .map(|n| n == 1)
 }
+
+/// Moves the queued job with `dedup_key` to run at `at` if it was to run later (news that
+/// makes an earlier look worthwhile: a payment just sent). Returns whether it moved.
+pub fn bring_forward(
+    conn: &mut DbConnection,
+    dedup_key: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::dedup_key.eq(dedup_key))
+            .filter(jobs::status.eq(JobStatus::Queued.as_str()))
+            .filter(jobs::run_at.gt(at)),
+    )
+    .set(jobs::run_at.eq(at))
+    .execute(conn)
+    .map(|n| n == 1)
+}

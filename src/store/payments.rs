@@ -97,6 +97,50 @@ pub fn record_created(
     .map(|n| n == 1)
 }
 
+/// Sets the approval deadline of a payment still in `status` whose approval comes before
+/// anything is sent (a device-approved payment: `initiating` when its first approval is
+/// asked, `awaiting_approval` for the next); returns whether it was.
+pub fn record_deadline(
+    conn: &mut DbConnection,
+    id: &str,
+    status: PaymentStatus,
+    deadline: NaiveDateTime,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        payments::table
+            .find(id)
+            .filter(payments::status.eq(status.as_str())),
+    )
+    .set((
+        payments::approval_deadline.eq(Some(deadline)),
+        payments::updated_at.eq(at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Records the bank's id of a payment sent after its approval (it had none); returns whether
+/// it was recorded.
+pub fn record_sent(
+    conn: &mut DbConnection,
+    id: &str,
+    bank_payment_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        payments::table
+            .find(id)
+            .filter(payments::bank_payment_id.is_null()),
+    )
+    .set((
+        payments::bank_payment_id.eq(Some(bank_payment_id)),
+        payments::updated_at.eq(at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// A status change to write.
 #[derive(Debug, Clone)]
 pub struct StatusChange<'a> {

@@ -233,3 +233,45 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ScaChalleng
         .first(conn)
         .optional()
 }
+
+/// Puts a claimed (`succeeded`) challenge back before the user for its next step (or the same
+/// step again, after a refused proof): new public `details`, a new deadline, the proofs still
+/// allowed. 0 when it was not claimed (nothing to continue).
+pub fn next_step(
+    conn: &mut DbConnection,
+    id: &str,
+    details: &str,
+    expires_at: NaiveDateTime,
+    attempts_left: i32,
+) -> QueryResult<usize> {
+    diesel::update(
+        sca_challenges::table
+            .filter(sca_challenges::id.eq(id))
+            .filter(sca_challenges::status.eq(ScaStatus::Succeeded.as_str())),
+    )
+    .set((
+        sca_challenges::status.eq(ScaStatus::AwaitingUser.as_str()),
+        sca_challenges::details.eq(Some(details)),
+        sca_challenges::expires_at.eq(expires_at),
+        sca_challenges::resolved_at.eq(None::<NaiveDateTime>),
+        sca_challenges::amr.eq(None::<String>),
+        sca_challenges::attempts_left.eq(Some(attempts_left)),
+    ))
+    .execute(conn)
+}
+
+/// The newest SCA challenge of payment `payment_id` with `purpose`.
+pub fn latest_for_payment(
+    conn: &mut DbConnection,
+    payment_id: &str,
+    purpose: &str,
+) -> QueryResult<Option<ScaChallengeRow>> {
+    sca_challenges::table
+        .filter(sca_challenges::payment_id.eq(payment_id))
+        .filter(sca_challenges::purpose.eq(purpose))
+        .filter(sca_challenges::kind.is_not_null())
+        .order(sca_challenges::created_at.desc())
+        .select(ScaChallengeRow::as_select())
+        .first(conn)
+        .optional()
+}

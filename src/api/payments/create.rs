@@ -6,6 +6,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use url::Url;
 
+use super::device::{self, account_at, approval_kind};
 use super::views::{CreatePayment, PaymentView};
 use crate::api::auth::{require_api_key, ApiClient};
 use crate::api::connections::{allowlist, redirect_allowed, valid_user_id, UserPath};
@@ -16,14 +17,13 @@ use crate::api::responses::{
 };
 use crate::api::sca::ScaView;
 use crate::bank::{factory, Connectors};
-use crate::model::{PaymentStatus, ScaAction};
+use crate::model::{PaymentStatus, ScaAction, ScaKindName};
 use crate::payments::initiate::{bank_today, begin, send, Begin, NewPayment};
 use crate::payments::validate::{self, Invalid};
 use crate::payments::{approval, record::status_of, PaymentFlowError};
 use crate::registry::{Bank, PaymentCapabilities};
 use crate::state::AppState;
 use crate::store::{self, accounts, connections, users};
-use crate::sync::service::SyncContext;
 
 /// The longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
@@ -124,7 +124,7 @@ fn check_capabilities(
     ),
     request_body = CreatePayment,
     responses(
-        (status = 201, description = "The payment: `awaiting_approval` with `sca` (send the user's browser to `sca.url`), or already final when the bank refused it", body = PaymentView),
+        (status = 201, description = "The payment: `awaiting_approval` with `sca` (a `redirect`: send the user's browser to `sca.url`; a `signed_proof`: have the user's device sign `sca.data`; a `decoupled`: poll while the user approves in the provider's app), or already final when the bank refused it", body = PaymentView),
         (status = 400, response = IdempotencyKeyRequired),
         (status = 401, response = Unauthorized),
         (status = 409, response = IdempotencyKeyInFlight),
@@ -197,7 +197,36 @@ pub async fn create(
         return Err(unsupported("payments", bank, "payment initiation"));
     };
 
-    let debtor_iban = match (&debtor_account, &body.debtor_iban) {
+    // A device-approved payment is made with the user's own connection: it pays from one of
+    // the user's connected accounts there, named by its id or its IBAN.
+    let connector = connectors
+        .get(&bank_id)
+        .map_err(|e| ApiError::Bank(e.to_string()))?;
+    let device = connector.device_payments().is_some();
+    let sca_kind = approval_kind(bank, device, body.sca_kind)?;
+    let mut debtor_account = debtor_account;
+    let mut debtor_iban_given = body.debtor_iban.clone();
+    if device && debtor_account.is_none() {
+        let Some(iban) = debtor_iban_given.take() else {
+            return Err(ApiError::invalid(
+                "debtor_account_id",
+                "required: this provider pays from one of the user's connected accounts",
+            ));
+        };
+        let iban = crate::model::Iban::new(&iban);
+        let (client_id, external, bank) = (client.0.id.clone(), user_id.clone(), bank_id.clone());
+        let found = store::run(&state.pool, move |conn| {
+            account_at(conn, &client_id, &external, &bank, &iban)
+        })
+        .await?;
+        debtor_account = Some(found.ok_or_else(|| {
+            ApiError::invalid(
+                "debtor_iban",
+                "not a connected account of this user at this bank",
+            )
+        })?);
+    }
+    let debtor_iban = match (&debtor_account, &debtor_iban_given) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
                 "debtor_iban",
@@ -218,14 +247,32 @@ pub async fn create(
         (None, Some(iban)) => Some(validate::sepa_iban("debtor_iban", iban)?),
         (None, None) => None,
     };
-    let redirect = Url::parse(&body.redirect_url)
-        .map_err(|e| ApiError::invalid("redirect_url", e.to_string()))?;
-    if !redirect_allowed(&allowlist(&client.0), &redirect) {
-        return Err(ApiError::invalid(
-            "redirect_url",
-            "must be https (or loopback http) and within the API client's redirect allow-list",
-        ));
-    }
+    let redirect = match (&body.redirect_url, sca_kind) {
+        (Some(url), _) => {
+            let redirect =
+                Url::parse(url).map_err(|e| ApiError::invalid("redirect_url", e.to_string()))?;
+            if !redirect_allowed(&allowlist(&client.0), &redirect) {
+                return Err(ApiError::invalid(
+                    "redirect_url",
+                    "must be https (or loopback http) and within the API client's redirect \
+                     allow-list",
+                ));
+            }
+            Some(redirect)
+        }
+        (None, ScaKindName::Redirect) => {
+            return Err(ApiError::invalid(
+                "redirect_url",
+                "required: the user approves at the bank and comes back there",
+            ))
+        }
+        (None, _) => None,
+    };
+    let creditor_bic = body
+        .creditor_bic
+        .as_deref()
+        .map(validate::bic)
+        .transpose()?;
     let today = bank_today(bank.time_zone, state.clock.now());
     let order = NewPayment {
         user_id: user_id.clone(),
@@ -250,6 +297,10 @@ pub async fn create(
         redirect_url: redirect,
     };
     check_capabilities(bank, caps, &order)?;
+    let debtor = match (&debtor_account, device) {
+        (Some((account, _)), true) => Some(device::debtor(&state, account).await?),
+        _ => None,
+    };
 
     let now = state.clock.stored_now();
     let client_id = client.0.id.clone();
@@ -260,16 +311,29 @@ pub async fn create(
     let payment = match begun {
         Begin::Reused => return Err(ApiError::IdempotencyKeyReused),
         Begin::InFlight => return Err(ApiError::IdempotencyKeyInFlight),
+        Begin::Existing(row) if device => {
+            let live = device::live_challenge(&state, &row).await?;
+            return answer_device(&state, row, live).await;
+        }
         Begin::Existing(row) => row,
-        Begin::Fresh(row) => {
-            let ctx = SyncContext {
-                pool: state.pool.clone(),
-                config: state.config.clone(),
-                keyring: state.keyring.clone(),
-                clock: state.clock.clone(),
+        Begin::Fresh(row) if device => {
+            let Some(debtor) = debtor else {
+                return Err(ApiError::invalid("debtor_account_id", "required"));
             };
+            let (row, challenge) = device::start(
+                &state,
+                &connectors,
+                row,
+                &debtor,
+                creditor_bic.as_deref(),
+                sca_kind,
+            )
+            .await?;
+            return answer_device(&state, row, Some(challenge)).await;
+        }
+        Begin::Fresh(row) => {
             // The TPP's own call (client credentials): the user is not at the bank yet.
-            match send(&ctx, &connectors, row, None).await {
+            match send(&state.sync_context(), &connectors, row, None).await {
                 Ok(row) => row,
                 Err(PaymentFlowError::Bank(e)) => return Err(ApiError::Bank(e.to_string())),
                 Err(e) => return Err(ApiError::Internal(Box::new(e))),
@@ -306,5 +370,17 @@ pub async fn create(
         Ok(Ok(view))
     })
     .await??;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The 201 of a device-approved payment: the payment and, while the user has to approve, the
+/// challenge the app has them sign (`signed_proof`) or approve in the provider's app.
+async fn answer_device(
+    state: &AppState,
+    payment: crate::store::models::PaymentRow,
+    challenge: Option<crate::connect::sca::ScaChallenge>,
+) -> Result<HttpResponse, ApiError> {
+    let mut view = store::run(&state.pool, move |conn| Ok(super::view(conn, payment))).await??;
+    view.sca = challenge.as_ref().map(device::view_of);
     Ok(HttpResponse::Created().json(view))
 }

@@ -3,6 +3,7 @@
 //! this file checks the request, maps outcomes to answers and shapes the views.
 
 pub mod create;
+pub mod device;
 pub mod views;
 
 use actix_web::middleware::from_fn;

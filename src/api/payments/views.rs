@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::sca::ScaView;
-use crate::model::{Currency, Money, PaymentStatus};
+use crate::model::{Currency, Money, PaymentStatus, ScaKindName};
 use crate::store::models::{PaymentRow, PaymentStatusChangeRow};
 
 /// `POST /v1/users/{user_id}/payments` body: one SEPA credit transfer.
@@ -30,6 +30,11 @@ pub struct CreatePayment {
     /// Their IBAN: mod-97 checked, in a SEPA country.
     #[schema(example = "FR7630004000031234567890143")]
     pub creditor_iban: String,
+    /// Their BIC (8 or 11 characters), for a provider that needs it: Treezor adds a new
+    /// creditor as a beneficiary of the user, which takes their BIC. Checked, else unused.
+    #[serde(default)]
+    #[schema(example = "SOGEFRPPXXX")]
+    pub creditor_bic: Option<String>,
     /// The exact amount, a decimal string (at most the currency's decimals: 2 for EUR).
     #[schema(example = "12.50")]
     pub amount: String,
@@ -49,10 +54,17 @@ pub struct CreatePayment {
     /// An instant transfer (SCT Inst), where the bank offers it.
     #[serde(default)]
     pub instant: bool,
-    /// Where the user's browser goes back after approving; https (or loopback http), within
-    /// the API client's redirect allow-list. It gets `payment_id` and `status`.
+    /// Where the user's browser goes back after approving at the bank (`redirect` approval,
+    /// required there); https (or loopback http), within the API client's redirect
+    /// allow-list. It gets `payment_id` and `status`. Unused by a device approval.
+    #[serde(default)]
     #[schema(format = "uri", example = "https://app.example/payments/done")]
-    pub redirect_url: String,
+    pub redirect_url: Option<String>,
+    /// How the user approves: `redirect` (at the bank's pages: STET banks), `signed_proof`
+    /// (the user's device signs each operation in the app: Treezor's default) or `decoupled`
+    /// (the user approves in the provider's app; Treezor). Left out: the bank's own way.
+    #[serde(default)]
+    pub sca_kind: Option<ScaKindName>,
 }
 
 /// One status a payment took.
@@ -80,8 +92,10 @@ pub struct PaymentView {
     /// `initiating` (being sent), `awaiting_approval`, `approved`, `pending`, `scheduled`,
     /// `executed`, `rejected`, `cancelled` or `expired`.
     pub status: PaymentStatus,
-    /// Why it is `rejected` (the bank's ISO 20022 reason, e.g. `AM04`), `cancelled` or
-    /// `expired` (`not_approved_in_time`, `creation_outcome_unknown`).
+    /// Why it is `rejected` (the bank's ISO 20022 reason, e.g. `AM04`; `refused_by_bank`;
+    /// `proof_refused` when the provider refused the user's signed proofs; `provider_error`),
+    /// `cancelled` (`cancelled_by_user`, `refused_by_user` in the provider's app) or `expired`
+    /// (`not_approved_in_time`, `not_confirmed_in_time`, `creation_outcome_unknown`).
     pub status_reason: Option<String>,
     /// The bank's last status code.
     pub bank_status: Option<String>,
@@ -115,7 +129,12 @@ pub struct PaymentView {
     /// Every status it took, oldest first.
     pub history: Vec<PaymentStatusChange>,
     /// Only in the creation's answer, while the user has to approve: the `redirect` challenge
-    /// whose `url` the app sends the user's browser to (shown once: a bearer).
+    /// whose `url` the app sends the user's browser to (shown once: a bearer); or, at a
+    /// provider whose user approves on their device (Treezor), the `signed_proof` challenge
+    /// whose `data` the user's device signs (submit the proof to `POST /v1/sca/{id}`; a payment
+    /// of two operations asks twice, the challenge `awaiting_user` again with the second's
+    /// `data`), or the `decoupled` one the app polls while the user approves in the
+    /// provider's app.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub sca: Option<ScaView>,

@@ -474,6 +474,10 @@ impl Connector for TreezorConnector {
     fn sca_sessions(&self) -> Option<&dyn crate::bank::sessions::ScaSessions> {
         Some(self)
     }
+
+    fn device_payments(&self) -> Option<&dyn crate::bank::device_payments::DevicePayments> {
+        Some(self)
+    }
 }
 
 impl std::fmt::Debug for TreezorConnector {

@@ -9,9 +9,11 @@
 //! - [`sessions`]: SCA sessions opened with a device proof, and External Operations.
 //! - [`webhooks`]: Treezor's webhooks, their signature verified over the payload as sent.
 //! - [`payments`]: transfers, beneficiaries and payouts, each sent once with its proof.
+//! - [`device_payments`]: those as the payment flow's [`crate::bank::device_payments`].
 
 pub mod client;
 pub mod connector;
+pub mod device_payments;
 pub mod map;
 pub mod payments;
 pub mod sessions;

@@ -119,7 +119,7 @@ fn pick(payload: &Value, fields: &[&str]) -> Value {
 }
 
 /// A Treezor status word as a payment status.
-fn status(word: &str) -> BankPaymentStatus {
+pub(super) fn status(word: &str) -> BankPaymentStatus {
     let status = match word {
         "VALIDATED" => PaymentStatus::Executed,
         "PENDING" => PaymentStatus::Pending,

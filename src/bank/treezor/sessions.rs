@@ -45,6 +45,50 @@ struct ScaOperation {
 const SCA_OPERATIONS: &str = "POST /core-connect/sca/scaOperations";
 const SCA_OPERATION: &str = "GET /core-connect/sca/scaOperations/{id}";
 
+impl TreezorConnector {
+    /// Queues `data` (the JSON text the device signs) for the user's approval in Treezor's
+    /// app (`POST /core-connect/sca/scaOperations`); returns its `scaOperationRequestId`.
+    pub(super) async fn queue_approval(
+        &self,
+        token: &dyn TokenSource,
+        data: &str,
+        action_name: &str,
+        description: &str,
+    ) -> Result<BankResponse<String>, BankError> {
+        let data: serde_json::Value = serde_json::from_str(data).map_err(|e| {
+            self.client()
+                .bad_response(SCA_OPERATIONS, "dataToSign".into(), e.to_string())
+        })?;
+        let body = serde_json::json!({
+            "dataToSign": data,
+            "actionName": action_name,
+            "actionDescription": description,
+            "requestBy": "",
+        });
+        let (answer, exchanges) = self
+            .client()
+            .call::<ScaOperation>(Call {
+                method: awc::http::Method::POST,
+                endpoint: SCA_OPERATIONS,
+                path: "/core-connect/sca/scaOperations".into(),
+                query: Vec::new(),
+                body: Some(body),
+                token,
+                proof: None,
+                gate: &NoRetries,
+            })
+            .await?;
+        let answer = answer.ok_or_else(|| {
+            self.client()
+                .bad_response(SCA_OPERATIONS, ".".into(), "an empty answer".into())
+        })?;
+        Ok(BankResponse {
+            value: answer.sca_operation_request_id.0,
+            exchanges,
+        })
+    }
+}
+
 impl ScaSessions for TreezorConnector {
     fn request_approval<'a>(
         &'a self,
@@ -52,38 +96,14 @@ impl ScaSessions for TreezorConnector {
         now: DateTime<Utc>,
     ) -> LocalBoxFuture<'a, Result<BankResponse<String>, BankError>> {
         async move {
-            let data: serde_json::Value =
-                serde_json::from_str(&self.session_challenge(token, now)?.data).map_err(|e| {
-                    self.client()
-                        .bad_response(SCA_OPERATIONS, "dataToSign".into(), e.to_string())
-                })?;
-            let body = serde_json::json!({
-                "dataToSign": data,
-                "actionName": "externalDisplayAccountDetails",
-                "actionDescription": "Open a session to read your accounts",
-                "requestBy": "",
-            });
-            let (answer, exchanges) = self
-                .client()
-                .call::<ScaOperation>(Call {
-                    method: awc::http::Method::POST,
-                    endpoint: SCA_OPERATIONS,
-                    path: "/core-connect/sca/scaOperations".into(),
-                    query: Vec::new(),
-                    body: Some(body),
-                    token,
-                    proof: None,
-                    gate: &NoRetries,
-                })
-                .await?;
-            let answer = answer.ok_or_else(|| {
-                self.client()
-                    .bad_response(SCA_OPERATIONS, ".".into(), "an empty answer".into())
-            })?;
-            Ok(BankResponse {
-                value: answer.sca_operation_request_id.0,
-                exchanges,
-            })
+            let data = self.session_challenge(token, now)?.data;
+            self.queue_approval(
+                token,
+                &data,
+                "externalDisplayAccountDetails",
+                "Open a session to read your accounts",
+            )
+            .await
         }
         .boxed_local()
     }

@@ -85,6 +85,13 @@ pub fn find(username: &str) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.username == username.trim())
 }
 
+/// The persona holding the wallet with `iban`.
+pub fn owner_of_iban(iban: &str) -> Option<&'static Persona> {
+    PERSONAS
+        .iter()
+        .find(|p| p.wallets.iter().any(|w| self::iban(w.3) == iban))
+}
+
 /// The persona with `user_id`.
 pub fn by_id(user_id: u64) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.user_id == user_id)
