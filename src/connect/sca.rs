@@ -183,6 +183,36 @@ pub async fn submit(
     }
 }
 
+/// Moves challenge `id` from `from` to `to` at `now`, recording a success's methods (`Ok`,
+/// RFC 8176 `amr`) or a failure's code (`Err`); whether it still stood in `from` (else someone
+/// else resolved it first, and this call changed nothing).
+pub async fn resolve(
+    pool: &crate::store::Pool,
+    id: &str,
+    from: ScaStatus,
+    to: ScaStatus,
+    now: NaiveDateTime,
+    detail: Result<String, &'static str>,
+) -> Result<bool, ScaError> {
+    let id = id.to_owned();
+    let moved = store::run(pool, move |conn| {
+        let detail = match &detail {
+            Ok(amr) => sca_challenges::ResolutionDetail::Amr(amr),
+            Err(code) => sca_challenges::ResolutionDetail::Failure(code),
+        };
+        Ok(sca_challenges::resolve(
+            conn,
+            &id,
+            &[from],
+            to,
+            now,
+            detail,
+        )?)
+    })
+    .await?;
+    Ok(moved == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

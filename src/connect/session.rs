@@ -24,7 +24,6 @@ use crate::bank::{BankError, Connector, ConnectorError, Connectors};
 use crate::model::{ConnectionStatus, ScaAction, ScaKindName, ScaStatus};
 use crate::state::AppState;
 use crate::store::models::{ConnectionRow, ScaChallengeRow};
-use crate::store::sca_challenges::ResolutionDetail;
 use crate::store::{self, connections, consents, sca_challenges, StoreError};
 use crate::sync::SyncRequest;
 
@@ -192,23 +191,8 @@ async fn resolve_from(
     to: ScaStatus,
     detail: Result<String, &'static str>,
 ) -> Result<bool, ScaError> {
-    let (id, now) = (challenge.id.clone(), state.clock.stored_now());
-    let moved = store::run(&state.pool, move |conn| {
-        let detail = match &detail {
-            Ok(amr) => ResolutionDetail::Amr(amr),
-            Err(code) => ResolutionDetail::Failure(code),
-        };
-        Ok(sca_challenges::resolve(
-            conn,
-            &id,
-            &[from],
-            to,
-            now,
-            detail,
-        )?)
-    })
-    .await?;
-    Ok(moved == 1)
+    let now = state.clock.stored_now();
+    super::sca::resolve(&state.pool, &challenge.id, from, to, now, detail).await
 }
 
 /// Completes a `signed_proof` session challenge with the proof the user's device signed

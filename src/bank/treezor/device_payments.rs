@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Call;
 use super::connector::TreezorConnector;
-use super::payments::{status, TreezorOrder};
+use super::payments::TreezorOrder;
 use super::wire::Id;
 use crate::bank::device_payments::{
     DeviceOrder, DevicePayments, PaymentStep, PlanError, StepOutcome, StepPurpose,
 };
-use crate::bank::retry::{FreeRetries, NoRetries};
+use crate::bank::retry::FreeRetries;
 use crate::bank::sessions::{Approval, ScaSessions};
 use crate::bank::{BankError, BankResponse, PaymentError, TokenSource};
 use crate::model::{BankPaymentStatus, Iban, Money};
@@ -156,11 +156,6 @@ struct TransferItem {
     transfer_status: String,
 }
 
-/// A reference Treezor gave goes into a path: only its own shape.
-fn plain_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
 impl TreezorConnector {
     /// The user's beneficiary usable for SEPA with `iban`, if any (`GET /v1/beneficiaries`).
     async fn beneficiary_for(
@@ -188,37 +183,6 @@ impl TreezorConnector {
             .find_map(|b| {
                 (Iban::new(&b.iban) == *iban && b.usable_for_sct != Some(false)).then_some(b.id.0)
             }))
-    }
-
-    async fn transfer_status(
-        &self,
-        token: &dyn TokenSource,
-        id: &str,
-    ) -> Result<BankResponse<BankPaymentStatus>, BankError> {
-        const ENDPOINT: &str = "GET /v1/transfers/{id}";
-        let (answer, exchanges) = self
-            .client()
-            .call::<Transfers>(Call {
-                method: awc::http::Method::GET,
-                endpoint: ENDPOINT,
-                path: format!("/v1/transfers/{id}"),
-                query: Vec::new(),
-                body: None,
-                token,
-                proof: None,
-                gate: &NoRetries,
-            })
-            .await?;
-        let item = answer
-            .and_then(|a| a.transfers.into_iter().next())
-            .ok_or_else(|| {
-                self.client()
-                    .bad_response(ENDPOINT, ".".into(), "no transfer in the answer".into())
-            })?;
-        Ok(BankResponse {
-            value: status(&item.transfer_status),
-            exchanges,
-        })
     }
 }
 
@@ -361,9 +325,11 @@ impl DevicePayments for TreezorConnector {
         async move {
             match id.split_once(':') {
                 Some(("payout", id)) => Ok(self.payout_status(token, id).await?),
-                Some(("transfer", id)) if plain_id(id) => {
-                    Ok(self.transfer_status(token, id).await?)
-                }
+                Some(("transfer", id)) => Ok(self
+                    .status_of::<Transfers>(token, "GET /v1/transfers/{id}", "transfers", id, |a| {
+                        a.transfers.into_iter().next().map(|t| t.transfer_status)
+                    })
+                    .await?),
                 _ => Err(PaymentError::Unusable("Treezor payment reference")),
             }
         }

@@ -119,7 +119,7 @@ fn pick(payload: &Value, fields: &[&str]) -> Value {
 }
 
 /// A Treezor status word as a payment status.
-pub(super) fn status(word: &str) -> BankPaymentStatus {
+fn status(word: &str) -> BankPaymentStatus {
     let status = match word {
         "VALIDATED" => PaymentStatus::Executed,
         "PENDING" => PaymentStatus::Pending,
@@ -330,24 +330,36 @@ impl TreezorConnector {
         token: &dyn TokenSource,
         payout_id: &str,
     ) -> Result<BankResponse<BankPaymentStatus>, BankError> {
-        const ENDPOINT: &str = "GET /v1/payouts/{id}";
-        if payout_id.is_empty()
-            || !payout_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        self.status_of::<PayoutAnswer>(token, "GET /v1/payouts/{id}", "payouts", payout_id, |a| {
+            a.payouts.into_iter().next().map(|p| p.payout_status)
+        })
+        .await
+    }
+
+    /// Reads one Treezor object's status word (`GET /v1/{collection}/{id}`), `word` picking it
+    /// from the answer.
+    pub(super) async fn status_of<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &dyn TokenSource,
+        endpoint: &'static str,
+        collection: &str,
+        id: &str,
+        word: impl FnOnce(T) -> Option<String>,
+    ) -> Result<BankResponse<BankPaymentStatus>, BankError> {
+        // The id came from Treezor; it goes into a path, so only its own shape.
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(self.client().bad_response(
-                ENDPOINT,
-                "payoutId".into(),
+                endpoint,
+                "id".into(),
                 "not a Treezor id".into(),
             ));
         }
         let (answer, exchanges) = self
             .client()
-            .call::<PayoutAnswer>(Call {
+            .call::<T>(Call {
                 method: awc::http::Method::GET,
-                endpoint: ENDPOINT,
-                path: format!("/v1/payouts/{payout_id}"),
+                endpoint,
+                path: format!("/v1/{collection}/{id}"),
                 query: Vec::new(),
                 body: None,
                 token,
@@ -355,14 +367,15 @@ impl TreezorConnector {
                 gate: &NoRetries,
             })
             .await?;
-        let item = answer
-            .and_then(|a| a.payouts.into_iter().next())
-            .ok_or_else(|| {
-                self.client()
-                    .bad_response(ENDPOINT, ".".into(), "no payout in the answer".into())
-            })?;
+        let word = answer.and_then(word).ok_or_else(|| {
+            self.client().bad_response(
+                endpoint,
+                ".".into(),
+                format!("no {collection} object in the answer"),
+            )
+        })?;
         Ok(BankResponse {
-            value: status(&item.payout_status),
+            value: status(&word),
             exchanges,
         })
     }

@@ -17,7 +17,7 @@ use crate::payments::progress::poll_at;
 use crate::payments::reason;
 use crate::payments::record;
 use crate::store::payments::{self, StatusChange};
-use crate::store::sca_challenges::{self, ResolutionDetail};
+use crate::store::sca_challenges;
 use crate::store::{self, StoreError};
 use crate::sync::service::SyncContext;
 
@@ -52,24 +52,8 @@ async fn resolve(
     to: ScaStatus,
     detail: Result<&str, &'static str>,
 ) -> Result<bool, ScaError> {
-    let (id, now) = (id.to_owned(), ctx.clock.stored_now());
     let detail = detail.map(str::to_owned);
-    let moved = store::run(&ctx.pool, move |conn| {
-        let detail = match &detail {
-            Ok(amr) => ResolutionDetail::Amr(amr),
-            Err(code) => ResolutionDetail::Failure(code),
-        };
-        Ok(sca_challenges::resolve(
-            conn,
-            &id,
-            &[from],
-            to,
-            now,
-            detail,
-        )?)
-    })
-    .await?;
-    Ok(moved == 1)
+    crate::connect::sca::resolve(&ctx.pool, id, from, to, ctx.clock.stored_now(), detail).await
 }
 
 async fn reread(ctx: &SyncContext, id: &str) -> Result<ScaChallenge, ScaError> {
