@@ -239,6 +239,8 @@ async fn an_approval_in_treezors_app_is_polled_and_a_refusal_cancels_with_nothin
         let (status, done) = submit(&app, challenge, json!({})).await;
         assert_eq!(status, 200);
         assert_eq!(done["status"], "consumed", "{done}");
+        // The methods Treezor's proof names.
+        assert_eq!(done["amr"], json!(["HYBRID_PIN"]), "{done}");
         assert_eq!(
             payment(&app, created["id"].as_str().unwrap()).await["status"],
             "executed"

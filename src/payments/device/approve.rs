@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use diesel::result::Error as DieselError;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::bank::device_payments::{PaymentStep, StepOutcome};
 use crate::bank::sessions::Approval;
@@ -162,7 +162,9 @@ pub async fn poll(
             reread(ctx, &challenge.id).await
         }
         Approval::Approved(proof) => {
-            advance(ctx, connectors, challenge, proof, "app_approval").await
+            // The methods the provider's proof names (RFC 8176 `amr`), as for a device proof.
+            let amr = claims(proof.expose_secret()).map_or_else(|| "mfa".to_owned(), |(_, a)| a);
+            advance(ctx, connectors, challenge, proof, &amr).await
         }
     }
 }
