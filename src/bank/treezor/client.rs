@@ -262,6 +262,11 @@ impl TreezorClient {
         err
     }
 
+    /// Now, on the one clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// An answer that parsed but cannot be normalized.
     pub fn bad_response(&self, endpoint: &str, field: String, message: String) -> BankError {
         self.error(endpoint, "-", BankErrorKind::BadResponse { field, message })

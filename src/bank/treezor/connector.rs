@@ -16,7 +16,8 @@ use crate::bank::connector::{
 use crate::bank::payments::InitiatePayments;
 use crate::bank::policy::{Freshness, ScaFreshnessPolicy, UnattendedAccessPolicy};
 use crate::bank::{
-    BankError, BankResponse, DateRange, PsuContext, RawExchange, RetryGate, TokenSource,
+    BankError, BankErrorKind, BankResponse, DateRange, PsuContext, RawExchange, RetryGate,
+    TokenSource,
 };
 use crate::model::{Account, Balance, BankResourceId, ScaAction, Transaction};
 use crate::oauth::{OAuthClient, OAuthError, Refreshed, TokenSet};
@@ -102,7 +103,7 @@ impl TreezorConnector {
         })
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get<T: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
         path: String,
@@ -330,9 +331,19 @@ impl ReadAccounts for TreezorConnector {
             let tz = self.bank.time_zone;
             let mut exchanges = Vec::new();
             let wallet = account.as_str();
-            let ops = self
+            let ops = match self
                 .operations(token, wallet, range, gate, &mut exchanges)
-                .await?;
+                .await
+            {
+                Ok(ops) => ops,
+                // The route is not in Treezor's documentation: where a program does not serve
+                // it, the monthly statements (documented, per session) give the history.
+                Err(e) if matches!(e.kind, BankErrorKind::NotFound { .. }) => {
+                    self.statement_operations(token, wallet, range, gate, &mut exchanges)
+                        .await?
+                }
+                Err(e) => return Err(e),
+            };
             let steps = self
                 .card_steps(token, wallet, range, gate, &mut exchanges)
                 .await?;

@@ -7,6 +7,7 @@
 //! - [`map`]: wallets, balances, operations and card payments into the domain model.
 //! - [`connector`]: the [`crate::bank::Connector`].
 //! - [`sessions`]: SCA sessions opened with a device proof, and External Operations.
+//! - [`statements`]: monthly statements, the history where `/core-connect/operations` is absent.
 //! - [`webhooks`]: Treezor's webhooks, their signature verified over the payload as sent.
 //! - [`payments`]: transfers, beneficiaries and payouts, each sent once with its proof.
 //! - [`device_payments`]: those as the payment flow's [`crate::bank::device_payments`].
@@ -17,6 +18,7 @@ pub mod device_payments;
 pub mod map;
 pub mod payments;
 pub mod sessions;
+pub mod statements;
 pub mod webhooks;
 pub mod wire;
 

@@ -240,3 +240,60 @@ mod tests {
         assert!(serde_json::from_str::<Id>("\"\"").is_err());
     }
 }
+
+/// `GET /core-connect/statements/{walletId}/raw?month&year` (seed 001:13741-13830): the month's
+/// operations, without ids or statuses (a statement lists what was booked).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Statement {
+    /// The operations.
+    #[serde(default)]
+    pub operations: Vec<StatementOperation>,
+}
+
+/// One statement line.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatementOperation {
+    /// Its day (`YYYY-MM-DD`).
+    pub date: String,
+    /// The statement's label for its kind (`Vir SEPA`, `Carte`, `Prlv SEPA`, …).
+    #[serde(rename = "type", default)]
+    pub label: String,
+    /// Its text.
+    #[serde(default)]
+    pub name: String,
+    /// `DEBIT` or `CREDIT`.
+    pub direction: String,
+    /// Unsigned amount.
+    pub amount: Amount,
+    /// Per kind: `transferId`, `payinId`, `payoutId`, `paymentId`, …
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+impl StatementOperation {
+    /// As an operation of `/core-connect/operations`: its kind read from the id its metadata
+    /// carries (the labels are for people), booked.
+    pub fn into_operation(self) -> Operation {
+        let kind = [
+            ("transferId", "transfer"),
+            ("payinId", "payin"),
+            ("payoutId", "payout"),
+            ("paymentId", "cardTransaction"),
+        ]
+        .iter()
+        .find(|(key, _)| self.metadata.contains_key(*key))
+        .map_or(self.label.clone(), |(_, kind)| (*kind).to_owned());
+        Operation {
+            operation_id: None,
+            kind,
+            name: self.name,
+            direction: self.direction,
+            amount: self.amount,
+            currency: None,
+            status: Some("VALIDATED".to_owned()),
+            date: self.date,
+            value_date: None,
+            metadata: self.metadata,
+        }
+    }
+}

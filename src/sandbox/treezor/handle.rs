@@ -252,6 +252,12 @@ impl TreezorHandle {
         }
     }
 
+    /// Withholds `/core-connect/operations` (404, as a program that does not serve this
+    /// undocumented route), or serves it again.
+    pub fn withhold_operations(&self, withheld: bool) {
+        self.state.lock().operations_withheld = withheld;
+    }
+
     /// Sends webhooks to `url`, signed with `secret` (see [`super::webhooks`]).
     pub fn set_webhook(&self, url: &str, secret: &str) {
         *self.state.webhook.lock().unwrap_or_else(|e| e.into_inner()) = Some(WebhookTarget {

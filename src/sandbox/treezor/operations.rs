@@ -87,6 +87,9 @@ pub async fn list(
 ) -> Result<HttpResponse, TreezorError> {
     let now = state.now();
     let mut inner = state.lock();
+    if inner.operations_withheld {
+        return Err(TreezorError::not_found("no such route"));
+    }
     let caller = authenticate(&req, &inner, now)?;
     caller.require_read()?;
     let user = caller.user()?;

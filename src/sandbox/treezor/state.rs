@@ -62,6 +62,9 @@ pub struct Inner {
     pub payouts: Vec<Payout>,
     /// Webhooks to send once the lock is released.
     pub outbox: Vec<WebhookEvent>,
+    /// Whether `/core-connect/operations` (absent from Treezor's documentation) is withheld,
+    /// answering 404 as a program that does not serve it would.
+    pub operations_withheld: bool,
 }
 
 impl Inner {
