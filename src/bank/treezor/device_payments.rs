@@ -27,31 +27,13 @@ use crate::model::{BankPaymentStatus, Iban, Money};
 /// The longest label Passerelle sends (the remittance the creditor reads, SEPA's 140).
 const LABEL_MAX: usize = 140;
 
-/// A step as kept between two requests.
+/// A step as kept between two requests: the order Treezor is sent, and — for a beneficiary —
+/// the payout waiting for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-enum Operation {
-    /// Wallet to wallet.
-    Transfer {
-        wallet_id: String,
-        beneficiary_wallet_id: String,
-        amount: Money,
-        label: String,
-    },
-    /// A new beneficiary, then the payout to it.
-    Beneficiary {
-        user_id: String,
-        name: String,
-        iban: String,
-        bic: String,
-        then: Payout,
-    },
-    /// The payout.
-    Payout {
-        beneficiary_id: String,
-        #[serde(flatten)]
-        payout: Payout,
-    },
+struct Operation {
+    order: TreezorOrder,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    then: Option<Payout>,
 }
 
 /// A payout waiting for its beneficiary.
@@ -63,57 +45,35 @@ struct Payout {
     end_to_end_id: String,
 }
 
-impl Operation {
-    fn order(&self) -> TreezorOrder {
-        match self.clone() {
-            Self::Transfer {
-                wallet_id,
-                beneficiary_wallet_id,
-                amount,
-                label,
-            } => TreezorOrder::Transfer {
-                wallet_id,
-                beneficiary_wallet_id,
-                amount,
-                label,
-            },
-            Self::Beneficiary {
-                user_id,
-                name,
-                iban,
-                bic,
-                ..
-            } => TreezorOrder::Beneficiary {
-                user_id,
-                name,
-                iban: Iban::new(&iban),
-                bic,
-            },
-            Self::Payout {
-                beneficiary_id,
-                payout,
-            } => TreezorOrder::Payout {
-                wallet_id: payout.wallet_id,
-                beneficiary_id,
-                amount: payout.amount,
-                label: payout.label,
-                end_to_end_id: payout.end_to_end_id,
-            },
+impl Payout {
+    fn to(self, beneficiary_id: String) -> TreezorOrder {
+        TreezorOrder::Payout {
+            wallet_id: self.wallet_id,
+            beneficiary_id,
+            amount: self.amount,
+            label: self.label,
+            end_to_end_id: self.end_to_end_id,
         }
+    }
+}
+
+impl Operation {
+    fn only(order: TreezorOrder) -> Self {
+        Self { order, then: None }
     }
 
     /// Treezor's `actionName` for the approval asked in its app (seed 001:12090).
     fn action(&self) -> (&'static str, &'static str) {
-        match self {
-            Self::Transfer { .. } => ("postTransfers", "Transfer between your wallets"),
-            Self::Beneficiary { .. } => ("postBeneficiaries", "Add a beneficiary"),
-            Self::Payout { .. } => ("postPayouts", "Send a SEPA transfer"),
+        match self.order {
+            TreezorOrder::Transfer { .. } => ("postTransfers", "Transfer between your wallets"),
+            TreezorOrder::Beneficiary { .. } => ("postBeneficiaries", "Add a beneficiary"),
+            TreezorOrder::Payout { .. } => ("postPayouts", "Send a SEPA transfer"),
         }
     }
 
     fn step(&self) -> Result<PaymentStep, PaymentError> {
-        let purpose = match self {
-            Self::Beneficiary { .. } => StepPurpose::AddBeneficiary,
+        let purpose = match self.order {
+            TreezorOrder::Beneficiary { .. } => StepPurpose::AddBeneficiary,
             _ => StepPurpose::Pay,
         };
         Ok(PaymentStep {
@@ -206,12 +166,12 @@ impl DevicePayments for TreezorConnector {
                 .iter()
                 .find(|(iban, id)| *iban == o.creditor && id != order.debtor);
             if let Some((_, wallet)) = own {
-                return Ok(Operation::Transfer {
+                return Ok(Operation::only(TreezorOrder::Transfer {
                     wallet_id: order.debtor.to_owned(),
                     beneficiary_wallet_id: wallet.clone(),
                     amount: o.amount,
                     label,
-                }
+                })
                 .step()?);
             }
             let payout = Payout {
@@ -228,11 +188,7 @@ impl DevicePayments for TreezorConnector {
                 .await
                 .map_err(PaymentError::from)?;
             if let Some(beneficiary_id) = known {
-                return Ok(Operation::Payout {
-                    beneficiary_id,
-                    payout,
-                }
-                .step()?);
+                return Ok(Operation::only(payout.to(beneficiary_id)).step()?);
             }
             let Some(bic) = order.creditor_bic else {
                 return Err(PlanError::Missing {
@@ -242,12 +198,15 @@ impl DevicePayments for TreezorConnector {
                         .into(),
                 });
             };
-            Ok(Operation::Beneficiary {
+            let beneficiary = TreezorOrder::Beneficiary {
                 user_id: user,
                 name: o.creditor_name.clone(),
-                iban: o.creditor.as_str().to_owned(),
+                iban: o.creditor.clone(),
                 bic: bic.to_owned(),
-                then: payout,
+            };
+            Ok(Operation {
+                order: beneficiary,
+                then: Some(payout),
             }
             .step()?)
         }
@@ -255,7 +214,7 @@ impl DevicePayments for TreezorConnector {
     }
 
     fn data_to_sign(&self, step: &PaymentStep, now: DateTime<Utc>) -> Result<String, PaymentError> {
-        let signable = self.signable(&Operation::of(step)?.order())?;
+        let signable = self.signable(&Operation::of(step)?.order)?;
         Ok(signable.data_to_sign(now))
     }
 
@@ -267,7 +226,7 @@ impl DevicePayments for TreezorConnector {
     ) -> LocalBoxFuture<'a, Result<BankResponse<String>, PaymentError>> {
         async move {
             let operation = Operation::of(step)?;
-            let data = self.signable(&operation.order())?.data_to_sign(now);
+            let data = self.signable(&operation.order)?.data_to_sign(now);
             let (name, description) = operation.action();
             Ok(self.queue_approval(token, &data, name, description).await?)
         }
@@ -290,21 +249,20 @@ impl DevicePayments for TreezorConnector {
     ) -> LocalBoxFuture<'a, Result<BankResponse<StepOutcome>, PaymentError>> {
         async move {
             let operation = Operation::of(step)?;
-            let signable = self.signable(&operation.order())?;
+            let signable = self.signable(&operation.order)?;
             let sent = self.send_signed(token, &signable, proof).await?;
-            let value = match operation {
-                Operation::Beneficiary { then, .. } => StepOutcome::Next(
-                    Operation::Payout {
-                        beneficiary_id: sent.value.id,
-                        payout: then,
-                    }
-                    .step()?,
-                ),
-                Operation::Transfer { .. } => StepOutcome::Paid {
+            let value = match (operation.order, operation.then) {
+                (TreezorOrder::Beneficiary { .. }, Some(then)) => {
+                    StepOutcome::Next(Operation::only(then.to(sent.value.id)).step()?)
+                }
+                (TreezorOrder::Beneficiary { .. }, None) => {
+                    return Err(PaymentError::Unusable("payout after the beneficiary"))
+                }
+                (TreezorOrder::Transfer { .. }, _) => StepOutcome::Paid {
                     id: format!("transfer:{}", sent.value.id),
                     status: sent.value.status,
                 },
-                Operation::Payout { .. } => StepOutcome::Paid {
+                (TreezorOrder::Payout { .. }, _) => StepOutcome::Paid {
                     id: format!("payout:{}", sent.value.id),
                     status: sent.value.status,
                 },

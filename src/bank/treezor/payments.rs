@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
@@ -20,8 +20,9 @@ use crate::bank::retry::NoRetries;
 use crate::bank::{BankError, BankErrorKind, BankResponse, TokenSource};
 use crate::model::{BankPaymentStatus, Iban, Money, PaymentStatus};
 
-/// What the user pays.
-#[derive(Debug, Clone)]
+/// What the user pays (serialized too: a planned payment keeps it between two requests).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum TreezorOrder {
     /// `POST /v1/transfers`: wallet to wallet (same BIC), instant.
     Transfer {
